@@ -1,0 +1,120 @@
+"""Checking and encoding the arguments of ``events.list`` and ``events.get``.
+
+Everything here raises ``TypeError`` or ``ValueError`` before any request is spent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
+from typing import Any, Literal
+
+__all__ = ["SORTS", "Sort", "check_event_id", "list_params"]
+
+Sort = Literal["startDate", "-startDate", "updatedAt", "-updatedAt"]
+SORTS: frozenset[str] = frozenset({"startDate", "-startDate", "updatedAt", "-updatedAt"})
+MAX_PAGE_SIZE = 200
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def check_event_id(event_id: object) -> int:
+    """An event id must be a positive int (``bool`` is not accepted)."""
+    if isinstance(event_id, bool) or not isinstance(event_id, int):
+        raise TypeError(f"event_id must be an int, got {_type_name(event_id)}")
+    if event_id < 1:
+        raise ValueError(f"event_id must be a positive int, got {event_id}")
+    return event_id
+
+
+def _moment(name: str, value: object, *, allow_date: bool) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                f"{name} is a naive datetime, which is ambiguous: give it a timezone, "
+                f"e.g. {name}=datetime(..., tzinfo=timezone.utc)"
+            )
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        if not allow_date:
+            raise TypeError(f"{name} must be a timezone-aware datetime, got a date")
+        return value.isoformat()
+    kinds = "a date or a timezone-aware datetime" if allow_date else "a timezone-aware datetime"
+    raise TypeError(f"{name} must be {kinds}, got {_type_name(value)}")
+
+
+def _bound(value: date | datetime, *, end: bool) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time.max if end else time.min, tzinfo=UTC)
+
+
+def _text(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {_type_name(value)}")
+    if not value.strip():
+        raise ValueError(f"{name} must not be blank")
+    return value
+
+
+def list_params(
+    *,
+    start: date | datetime | None,
+    end: date | datetime | None,
+    query: str | None,
+    categories: Sequence[str] | None,
+    country: str | None,
+    updated_since: datetime | None,
+    sort: str,
+    page_size: int,
+) -> dict[str, Any]:
+    """Check the arguments of ``events.list`` and return the wire query parameters."""
+    params: dict[str, Any] = {}
+    start_s = _moment("start", start, allow_date=True)
+    end_s = _moment("end", end, allow_date=True)
+    if (
+        isinstance(start, date)
+        and isinstance(end, date)
+        and _bound(start, end=False) > _bound(end, end=True)
+    ):
+        raise ValueError(f"start ({start_s}) is after end ({end_s})")
+    if start_s is not None:
+        params["from"] = start_s
+    if end_s is not None:
+        params["to"] = end_s
+    if (q := _text("query", query)) is not None:
+        params["q"] = q
+    if categories is not None:
+        if isinstance(categories, str | bytes) or not isinstance(categories, Sequence | set):
+            raise TypeError(
+                "categories must be a list of str (e.g. ['Politics']), "
+                f"got {_type_name(categories)}"
+            )
+        cats = [_text("each category", c) for c in categories]
+        if cats:
+            params["category"] = cats
+    if country is not None:
+        code = _text("country", country)
+        assert code is not None
+        if len(code) != 2 or not code.isascii() or not code.isalpha():
+            raise ValueError(f"country must be an ISO 3166-1 alpha-2 code like 'GB', got {code!r}")
+        params["country"] = code.upper()
+    if (since := _moment("updated_since", updated_since, allow_date=False)) is not None:
+        params["updatedSince"] = since
+    if not isinstance(sort, str):
+        raise TypeError(f"sort must be a str, got {_type_name(sort)}")
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {sorted(SORTS)}, got {sort!r}")
+    params["sort"] = sort
+    if isinstance(page_size, bool) or not isinstance(page_size, int):
+        raise TypeError(f"page_size must be an int, got {_type_name(page_size)}")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+    params["pageSize"] = page_size
+    return params

@@ -1,0 +1,336 @@
+"""The quota arithmetic: a sans-I/O core that never awaits and takes ``now`` as an argument.
+
+The guarantee
+-------------
+For every window ``(max_requests, period)``, no interval of ``period`` seconds holds more
+than ``max_requests`` of this client's requests *as the server stamps them*. The server
+stamps a request somewhere between its send and the arrival of its response, and its
+windows may be sliding or fixed with any phase, so the only safe rule is:
+
+    a permit's slot becomes reusable ``period`` seconds after the request's response
+    arrived (its *completion*), never ``period`` seconds after the permit was taken.
+
+Why that is enough: think of each window as ``max_requests`` slots. A slot is busy while
+its request is in flight and for ``period`` seconds after completion. Two consecutive
+requests on one slot are stamped at ``s1 <= c1`` (completion) and ``s2 >= c1 + period``,
+so ``s2 - s1 >= period``: a half-open interval ``[a, a + period)`` holds at most one stamp
+per slot, hence at most ``max_requests`` stamps, whatever the network delay. That is why
+``margin=0.0`` is safe against a server that counts half-open windows; ``margin`` adds
+seconds to every expiry for servers that count closed intervals or whose clock runs fast.
+
+A request abandoned mid-flight (cancelled, timed out, or failed after it may have left)
+has no response, so its exit time is no upper bound on its stamp: the server may still
+receive it afterwards. Such a request keeps its slot ``abandon_grace`` seconds longer, i.e.
+the guarantee holds for abandoned requests that reach the server within that grace.
+
+The representation
+------------------
+Per window: ``in_flight`` (permits taken, not yet completed) and a deque of expiry times
+(completion + period), sorted. Completions from one monotonic clock with one period per
+window arrive in order, so they are appended; an abandoned request's later expiry is the
+rare case that is slotted in from the right. ``used(now) = in_flight + #expiries > now``
+(expired entries are popped from the left), and a window is free iff ``used < limit``. No
+entry is added unless the window is free, so each deque holds at most ``limit`` entries.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+__all__ = ["QuotaCore", "RateLimitStatus", "WindowStatus", "validate_limits"]
+
+_INF = math.inf
+
+
+@attrs.frozen
+class WindowStatus:
+    """One window's state at the moment of the snapshot.
+
+    ``next_free_in`` is the number of seconds until a slot frees: ``0.0`` when one is free
+    now, ``None`` when every slot is held by a request still in flight (it frees
+    ``period`` seconds after one of them completes).
+    """
+
+    limit: int
+    period: float
+    used: int
+    remaining: int
+    next_free_in: float | None
+
+
+@attrs.frozen
+class RateLimitStatus:
+    """A snapshot of the limiter: every window, the shared cool-down and the queue length."""
+
+    windows: tuple[WindowStatus, ...]
+    paused_for: float
+    waiting: int = 0
+
+
+def validate_limits(rate_limits: Iterable[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
+    """Check ``rate_limits`` and return them as a tuple of ``(max_requests, period)``.
+
+    ``max_requests`` must be a positive ``int`` and ``period`` a positive finite number of
+    seconds; wrong types raise :class:`TypeError`, wrong values :class:`ValueError`.
+    """
+    if isinstance(rate_limits, str | bytes) or not isinstance(rate_limits, Iterable):
+        raise TypeError(
+            f"rate_limits must be a sequence of (max_requests, period_seconds) pairs, "
+            f"not {type(rate_limits).__name__}"
+        )
+    checked: list[tuple[int, float]] = []
+    for item in rate_limits:
+        if isinstance(item, str | bytes) or not isinstance(item, Sequence) or len(item) != 2:
+            raise TypeError(
+                f"each rate limit must be a (max_requests, period_seconds) pair, got {item!r}"
+            )
+        max_requests, period = item
+        if isinstance(max_requests, bool) or not isinstance(max_requests, int):
+            raise TypeError(f"max_requests must be an int, got {max_requests!r}")
+        if isinstance(period, bool) or not isinstance(period, int | float):
+            raise TypeError(f"period_seconds must be a number, got {period!r}")
+        if max_requests <= 0:
+            raise ValueError(f"max_requests must be positive, got {max_requests}")
+        if not (math.isfinite(period) and period > 0):
+            raise ValueError(f"period_seconds must be positive and finite, got {period}")
+        checked.append((max_requests, float(period)))
+    return tuple(checked)
+
+
+def _check_seconds(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a non-negative finite number of seconds, got {value}")
+    return float(value)
+
+
+class _Window:
+    """One ``(limit, period)`` window: permits in flight and sorted expiry times."""
+
+    __slots__ = ("expiries", "hold", "in_flight", "limit", "period")
+
+    def __init__(self, limit: int, period: float, margin: float) -> None:
+        self.limit = limit
+        self.period = period
+        self.hold = period + margin  # completion -> expiry
+        self.in_flight = 0
+        self.expiries: deque[float] = deque()
+
+    def used(self, now: float) -> int:
+        expiries = self.expiries
+        while expiries and expiries[0] <= now:
+            expiries.popleft()
+        return self.in_flight + len(expiries)
+
+    def ready_at(self, now: float, ahead: int) -> float:
+        """When this window admits one more after ``ahead`` others; inf if in flight blocks."""
+        k = self.used(now) - self.limit + 1 + ahead  # expiries that must pass first
+        if k <= 0:
+            return now
+        if k <= len(self.expiries):
+            return self.expiries[k - 1]
+        return _INF
+
+    def add_expiry(self, expiry: float) -> None:
+        expiries = self.expiries
+        if not expiries or expiries[-1] <= expiry:
+            expiries.append(expiry)
+            return
+        # Rare: a normal completion lands before a recent abandoned request's later expiry.
+        later: list[float] = []
+        while expiries and expiries[-1] > expiry:
+            later.append(expiries.pop())
+        expiries.append(expiry)
+        expiries.extend(reversed(later))
+
+
+class QuotaCore:
+    """Sans-I/O quota accounting over several sliding windows and a shared cool-down.
+
+    Every method takes ``now`` (seconds on one monotonic clock) and returns at once; a
+    ``now`` older than one already seen is treated as the newest seen, so the accounting
+    never runs backwards. The async layer (:class:`planner_async.QuotaLimiter`) decides
+    who waits and sleeps; this class only counts.
+
+    ``margin`` seconds are added to every expiry (see the module docstring for why ``0.0``
+    is safe); a request abandoned mid-flight holds its slot ``abandon_grace`` seconds more.
+    """
+
+    __slots__ = ("_abandon_grace", "_limits", "_now", "_pause_until", "_windows")
+
+    def __init__(
+        self,
+        rate_limits: Iterable[tuple[int, float]],
+        *,
+        margin: float = 0.0,
+        abandon_grace: float = 10.0,
+    ) -> None:
+        self._limits = validate_limits(rate_limits)
+        margin = _check_seconds("margin", margin)
+        self._abandon_grace = _check_seconds("abandon_grace", abandon_grace)
+        self._windows = tuple(_Window(n, t, margin) for n, t in self._limits)
+        self._pause_until = -_INF
+        self._now = -_INF
+
+    @property
+    def limits(self) -> tuple[tuple[int, float], ...]:
+        """The windows as ``(max_requests, period_seconds)`` pairs."""
+        return self._limits
+
+    def _clock(self, now: float) -> float:
+        if now < self._now:
+            return self._now
+        self._now = now
+        return now
+
+    # -- admission -------------------------------------------------------------------------
+
+    def try_take(self, now: float) -> bool:
+        """Take a permit in every window if all are free at ``now``; return whether it did."""
+        now = self._clock(now)
+        if now < self._pause_until:
+            return False
+        windows = self._windows
+        for w in windows:
+            if w.used(now) >= w.limit:
+                return False
+        for w in windows:
+            w.in_flight += 1
+        return True
+
+    def ready_at(self, now: float, ahead: int = 0) -> float:
+        """The earliest time a permit is free after ``ahead`` others take theirs first.
+
+        Returns ``now`` if free now, and ``inf`` when a window waits on requests still in
+        flight (their completion, which only the async layer sees, decides the time).
+        """
+        now = self._clock(now)
+        ready = max(now, self._pause_until)
+        for w in self._windows:
+            t = w.ready_at(now, ahead)
+            if t > ready:
+                ready = t
+        return ready
+
+    def delay(self, now: float, ahead: int = 0) -> float:
+        """Seconds until :meth:`ready_at`: ``0.0`` when free, ``inf`` when waiting on in-flight."""
+        now = self._clock(now)
+        return self.ready_at(now, ahead) - now
+
+    def earliest_at(self, now: float, ahead: int = 0) -> float:
+        """A finite lower bound of :meth:`ready_at`: in-flight requests free ``period`` later.
+
+        Used for ``retry_after``: a request in flight completes at ``now`` at the soonest,
+        so its slot frees at ``now + period + margin`` at the soonest.
+        """
+        now = self._clock(now)
+        ready = max(now, self._pause_until)
+        for w in self._windows:
+            t = w.ready_at(now, ahead)
+            if t == _INF:
+                t = now + w.hold
+            if t > ready:
+                ready = t
+        return ready
+
+    # -- the life of a permit ----------------------------------------------------------------
+
+    def complete(self, now: float) -> None:
+        """A permit's response arrived at ``now``: its slots free ``period`` later."""
+        now = self._clock(now)
+        for w in self._windows:
+            w.in_flight -= 1
+            w.add_expiry(now + w.hold)
+
+    def abandon(self, now: float) -> None:
+        """A permit's request was given up at ``now`` without a response (it may have left).
+
+        The server may stamp it after ``now``, so its slots free ``abandon_grace`` later
+        than a completion's would.
+        """
+        now = self._clock(now)
+        grace = self._abandon_grace
+        for w in self._windows:
+            w.in_flight -= 1
+            w.add_expiry(now + grace + w.hold)
+
+    def discard(self) -> None:
+        """A permit's request was never sent: its slots are free again at once."""
+        for w in self._windows:
+            w.in_flight -= 1
+
+    # -- the server's word -------------------------------------------------------------------
+
+    def pause(self, now: float, seconds: float) -> None:
+        """Admit nothing until ``now + seconds``; extends a running cool-down, never shortens."""
+        seconds = _check_seconds("seconds", seconds)
+        now = self._clock(now)
+        until = now + seconds
+        if until > self._pause_until:
+            self._pause_until = until
+
+    def observe(
+        self,
+        now: float,
+        *,
+        limit: int | None = None,
+        remaining: int | None = None,
+        reset: float | None = None,
+    ) -> bool:
+        """Adopt the server's ``X-Rate-Limit-Remaining`` when it is below the local count.
+
+        The window is the one whose ``max_requests == limit``; with ``limit`` unknown or
+        unmatched, the only window when there is exactly one, else nothing. Adopting adds
+        phantom usages expiring a full period from ``now`` until the local remaining equals
+        ``remaining``; this is sound because local accounting never undercounts our own
+        requests. ``reset`` is accepted but not used: phantoms conservatively live a whole
+        period. Returns whether anything was adopted.
+        """
+        del reset  # the phantoms' full period already covers any reset the server reports
+        if remaining is None:
+            return False
+        now = self._clock(now)
+        windows = [w for w in self._windows if limit is not None and w.limit == limit]
+        if not windows and len(self._windows) == 1:
+            windows = [self._windows[0]]
+        adopted = False
+        for w in windows:
+            extra = (w.limit - w.used(now)) - max(0, int(remaining))
+            if extra > 0:
+                expiry = now + w.hold
+                for _ in range(extra):
+                    w.add_expiry(expiry)
+                adopted = True
+        return adopted
+
+    # -- snapshot ----------------------------------------------------------------------------
+
+    def status(self, now: float, *, waiting: int = 0) -> RateLimitStatus:
+        """A frozen snapshot of every window and the cool-down at ``now``."""
+        now = self._clock(now)
+        windows = []
+        for w in self._windows:
+            used = w.used(now)
+            ready = w.ready_at(now, 0)
+            windows.append(
+                WindowStatus(
+                    limit=w.limit,
+                    period=w.period,
+                    used=used,
+                    remaining=max(0, w.limit - used),
+                    next_free_in=None if ready == _INF else ready - now,
+                )
+            )
+        return RateLimitStatus(
+            windows=tuple(windows),
+            paused_for=max(0.0, self._pause_until - now),
+            waiting=waiting,
+        )
+
+    def __repr__(self) -> str:
+        return f"QuotaCore({list(self._limits)!r})"

@@ -1,0 +1,114 @@
+"""Retry policy: which answers are worth another try, and how long to wait first.
+
+Pure code: :meth:`RetryPolicy.wait` and :func:`parse_retry_after` take the attempt number,
+a random draw and ``now`` as arguments, so tests call them directly.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+
+import attrs
+
+__all__ = ["RETRYABLE_STATUSES", "RetryDetails", "RetryPolicy", "parse_retry_after"]
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+"""Statuses retried by default. 400, 401 (handled by renewal), 403 and 404 never are."""
+
+
+def parse_retry_after(value: str | None, *, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
+
+    Returns None when the header is absent or unreadable; never a negative number.
+
+    >>> parse_retry_after("120", now=0.0)
+    120.0
+    >>> parse_retry_after("Thu, 01 Jan 1970 00:01:00 GMT", now=30.0)
+    30.0
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # RFC 9110 dates are GMT
+            return max(0.0, when.timestamp() - now)  # pragma: no cover - parsedate sets tz
+        return max(0.0, when.timestamp() - now)
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How the client retries transient failures.
+
+    Capped exponential backoff with full jitter: attempt ``n`` (0-based) waits a random
+    time in ``[0, min(wait_max, wait_initial * wait_exp_base**n)]``; a server's
+    ``Retry-After`` replaces the backoff. ``max_retries=0`` disables retries. A
+    ``Retry-After`` longer than ``max_retry_after`` is not waited out: the error is raised.
+
+    >>> RetryPolicy(max_retries=5, wait_initial=0.5, wait_max=10.0)  # doctest: +ELLIPSIS
+    RetryPolicy(max_retries=5, ...)
+    """
+
+    max_retries: int = attrs.field(default=3)
+    wait_initial: float = 1.0
+    wait_max: float = 30.0
+    wait_exp_base: float = 2.0
+    wait_jitter: bool = True
+    max_retry_after: float = 300.0
+    retry_statuses: frozenset[int] = RETRYABLE_STATUSES
+
+    @max_retries.validator
+    def _check_retries(self, _: object, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"max_retries must be an int, got {type(value).__name__}")
+        if value < 0:
+            raise ValueError(f"max_retries must be >= 0, got {value}")
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("wait_initial", "wait_max", "max_retry_after"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value < 0 or math.isnan(value):
+                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        if self.wait_exp_base < 1:
+            raise ValueError(f"wait_exp_base must be >= 1, got {self.wait_exp_base!r}")
+
+    def should_retry_status(self, status_code: int) -> bool:
+        """True for statuses this policy retries."""
+        return status_code in self.retry_statuses
+
+    def wait(
+        self,
+        attempt: int,
+        *,
+        retry_after: float | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> float:
+        """Seconds to wait before retry number ``attempt + 1`` (``attempt`` counts from 0)."""
+        if retry_after is not None:
+            return retry_after
+        ceiling = min(self.wait_max, self.wait_initial * self.wait_exp_base**attempt)
+        return ceiling * rand() if self.wait_jitter else ceiling
+
+
+@attrs.frozen
+class RetryDetails:
+    """What a retry hook is told: which request, which try, why, and how long it waits."""
+
+    method: str
+    path: str
+    attempt: int
+    wait: float
+    reason: str
