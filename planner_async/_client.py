@@ -358,18 +358,16 @@ class PlannerClient:
                 self._requests += 1
                 try:
                     response = await self._http.send(request)
-                except httpx.TimeoutException as exc:
-                    error = APITimeoutError(
-                        f"request timed out ({type(exc).__name__})", request=request
-                    )
+                except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                    permit.discard()  # no connection, so nothing reached the server
+                    error = _transport_error(exc, request)
                 except httpx.TransportError as exc:
-                    error = APIConnectionError(
-                        f"connection error ({type(exc).__name__})", request=request
-                    )
+                    # It may have reached the server, and may yet be stamped there: the
+                    # slot is held for a grace period on top of the window.
+                    permit.abandon()
+                    error = _transport_error(exc, request)
                 except httpx.DecodingError as exc:
-                    error = APIResponseValidationError(
-                        f"undecodable response ({exc.__class__.__name__})"
-                    )
+                    error = APIResponseValidationError(f"undecodable response ({exc})")
 
             if response is not None:
                 self._observe_headers(limiter, response)
@@ -442,6 +440,14 @@ class PlannerClient:
             remaining=int(remaining),
             reset=_header_number(headers, "x-rate-limit-reset"),
         )
+
+
+def _transport_error(exc: httpx.TransportError, request: httpx.Request) -> APIConnectionError:
+    """The public error for an httpx transport failure (never carrying headers or bodies)."""
+    kind = type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"request timed out ({kind})", request=request)
+    return APIConnectionError(f"connection error ({kind})", request=request)
 
 
 def _structured(structure: Callable[[Any], T], data: Any) -> T:

@@ -19,6 +19,7 @@ import httpx
 from ._client import PlannerClient
 from ._exceptions import NotFoundError, PermissionDeniedError
 from ._retry import RetryPolicy
+from .testing import FakePlanner, Faults
 
 __all__ = ["DemoSummary", "demo_client", "run_demo"]
 
@@ -35,10 +36,8 @@ async def demo_client(
     seed: int = 7,
     token_lifetime: float = 2.5,
     faults: bool = True,
-) -> AsyncIterator[tuple[PlannerClient, object]]:
+) -> AsyncIterator[tuple[PlannerClient, FakePlanner]]:
     """A client wired to an in-process ``FakePlanner``: short tokens, tight quotas, faults."""
-    from .testing import FakePlanner, Faults
-
     fake = FakePlanner(
         events=events,
         seed=seed,
@@ -85,6 +84,7 @@ class DemoSummary:
     retries: int
     rate_limited: int
     server_429s: int
+    busiest_windows: tuple[tuple[int, float, int], ...]
     elapsed: float
 
     def lines(self) -> list[str]:
@@ -100,6 +100,10 @@ class DemoSummary:
             f"  renewals        {self.renewals}",
             f"  retries         {self.retries}",
             f"  429s            {self.rate_limited} (server served {self.server_429s})",
+            *(
+                f"  {f'max in {period:g} s':<16}{used} requests (limit {limit})"
+                for limit, period, used in self.busiest_windows
+            ),
             f"  elapsed         {self.elapsed:.2f} s",
             f"  events/second   {rate:.0f}",
         ]
@@ -117,10 +121,15 @@ async def run_demo(
     started = time.perf_counter()
     counts = {"events": 0, "pages": 0, "gets": 0}
     async with demo_client(events=events, seed=seed) as (client, fake):
+        live = progress is not None and progress.isatty()
+        last_shown = [0.0]
 
         def show(final: bool = False) -> None:
-            if progress is None:
+            # A live line on a terminal, at most ten times a second; elsewhere only the last.
+            now = time.perf_counter()
+            if progress is None or (not final and (not live or now - last_shown[0] < 0.1)):
                 return
+            last_shown[0] = now
             stats = client.stats
             line = (
                 f"\r{counts['events']:>6} events  {counts['pages']:>4} pages  "
@@ -128,7 +137,7 @@ async def run_demo(
                 f"{stats.renewals:>3} renewals  {stats.retries:>3} retries  "
                 f"{time.perf_counter() - started:6.1f} s"
             )
-            progress.write(line + ("\n" if final else ""))
+            progress.write((line if live else line.lstrip("\r")) + ("\n" if final else ""))
             progress.flush()
 
         months = [(date(2026, m, 1), _month_end(2026, m)) for m in range(1, 13)]
@@ -168,7 +177,11 @@ async def run_demo(
             renewals=stats.renewals,
             retries=stats.retries,
             rate_limited=stats.rate_limited,
-            server_429s=fake.stats.rate_limited,  # type: ignore[attr-defined]
+            server_429s=fake.stats.rate_limited,
+            busiest_windows=tuple(
+                (limit, period, used)
+                for (limit, period), used in sorted(fake.stats.max_window_usage.items())
+            ),
             elapsed=time.perf_counter() - started,
         )
 

@@ -2,7 +2,8 @@
 
 The guarantee (see :mod:`planner_async._quota` for the proof): for every window, no
 interval of the window's length holds more than its limit of this client's requests as the
-server stamps them, for sliding or fixed server windows and any network delay. A slot is
+server stamps them, for sliding or fixed server windows and any network delay (a request
+given up in flight counts as long as the server receives it within ``abandon_grace``). A slot is
 reusable ``period`` seconds after its request's response arrived, so under saturated
 demand the first ``limit`` requests go at once and each later one goes as soon as a slot
 frees, give or take a round trip: no pacing.
@@ -11,10 +12,13 @@ How waiting works. Waiters queue in FIFO order and a new caller never overtakes 
 the head of the queue waits on time, with a deadline at the instant the core says a
 permit frees (or on an event alone while every slot is held by a request in flight; the
 completion that makes the time known wakes it). Everyone else waits on their own event.
-An admitted head takes its permit in its own task, leaves, and wakes the next head: one
-wake-up per admission, no polling, no thundering herd. A waiter cancelled at any moment
-takes nothing, and if it was the head it wakes the next one. This module runs on asyncio
-and trio through anyio; all the arithmetic is in the sans-I/O :class:`QuotaCore`.
+An admitted head takes its permit in its own task, leaves, and wakes the next head: about
+one wake-up per admission (plus one per refill, when a new head must start its timer), no
+polling, no thundering herd. A waiter cancelled at any moment takes nothing, and if it was
+the head it wakes the next one. A free permit is taken without yielding to the scheduler
+(only a pending cancellation is honoured first): the request that follows yields anyway.
+This module runs on asyncio and trio through anyio; all the arithmetic is in the sans-I/O
+:class:`QuotaCore`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import OrderedDict
+from collections.abc import Sequence
 from contextvars import ContextVar, Token
 from types import TracebackType
 
@@ -57,8 +62,10 @@ class Permit:
     moment, which starts the ``period`` after which its slot frees; leaving by an exception
     (cancellation, timeout, transport error) records it as abandoned, which holds the slot
     ``abandon_grace`` seconds longer because the server may still receive it. Call
-    :meth:`discard` when nothing was sent and :meth:`complete` as soon as the response
-    arrived, if the block goes on after that. ``waited`` is the seconds spent queueing.
+    :meth:`discard` when nothing was sent, :meth:`abandon` when a request that may have
+    left is given up without leaving the block by an exception, and :meth:`complete` as soon
+    as the response arrived if the block goes on after that. ``waited`` is the seconds spent
+    queueing.
     """
 
     __slots__ = ("_limiter", "_max_wait", "_state", "_token", "waited")
@@ -90,6 +97,18 @@ class Permit:
         if self._state == _HELD:
             self._state = _DONE
             self._limiter._complete(abandoned=False)
+
+    def abandon(self) -> None:
+        """The request was given up in flight (e.g. a read timeout): it may still be stamped.
+
+        Its slot frees ``abandon_grace + period`` from now. Idempotent; leaving the block by
+        an exception does this by itself.
+        """
+        if self._state == _NEW:
+            raise RuntimeError("cannot abandon a permit that was not acquired")
+        if self._state == _HELD:
+            self._state = _DONE
+            self._limiter._complete(abandoned=True)
 
     async def __aenter__(self) -> Permit:
         if self._state != _NEW:
@@ -123,14 +142,15 @@ class QuotaLimiter:
     request abandoned in flight keeps its slot.
 
     Use ``async with limiter.acquire(max_wait=...) as permit:`` around one request, or
-    ``async with limiter:`` for the same with no ``max_wait``.
+    ``async with limiter:`` for the same with no ``max_wait``. One limiter serves the tasks
+    of one event loop at a time; it is not thread-safe.
     """
 
     __slots__ = ("_clock", "_core", "_current", "_default_clock", "_waiters", "_wakeups")
 
     def __init__(
         self,
-        rate_limits: list[tuple[int, float]] | tuple[tuple[int, float], ...],
+        rate_limits: Sequence[tuple[int, float]],
         *,
         clock: Clock | None = None,
         margin: float = 0.0,
@@ -152,8 +172,16 @@ class QuotaLimiter:
 
     @property
     def status(self) -> RateLimitStatus:
-        """A frozen snapshot: every window's use, the cool-down left and the queue length."""
-        return self._core.status(self._clock(), waiting=len(self._waiters))
+        """A frozen snapshot: every window's use, the cool-down left and the queue length.
+
+        Read outside an event loop (where the default clock cannot be read), it describes
+        the limiter as of the last time it was used.
+        """
+        try:
+            now = self._clock()
+        except RuntimeError:  # anyio's NoEventLoopError: no loop, hence no anyio clock
+            now = -_INF  # the core reads this as "the newest time already seen"
+        return self._core.status(now, waiting=len(self._waiters))
 
     @property
     def wakeups(self) -> int:
@@ -250,6 +278,8 @@ class QuotaLimiter:
                 if now >= deadline:
                     ahead = self._position(waiter)
                     raise _refusal(max_wait or 0.0, core.earliest_at(now, ahead) - now)
+                # True for a non-head too: should it become head without being woken, the
+                # next completion wakes it (belt and braces; the cancel path wakes it anyway).
                 waiter.on_in_flight = ready == _INF
                 wake_at = min(ready, deadline)
                 if waiter.event.is_set():

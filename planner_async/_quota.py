@@ -323,12 +323,12 @@ class QuotaCore:
                     period=w.period,
                     used=used,
                     remaining=max(0, w.limit - used),
-                    next_free_in=None if ready == _INF else ready - now,
+                    next_free_in=None if ready == _INF else (ready - now if ready > now else 0.0),
                 )
             )
         return RateLimitStatus(
             windows=tuple(windows),
-            paused_for=max(0.0, self._pause_until - now),
+            paused_for=self._pause_until - now if self._pause_until > now else 0.0,
             waiting=waiting,
         )
 

@@ -19,7 +19,11 @@ from ._models import Event, EventPage, EventStatus, Location, Organiser, Session
 __all__ = [
     "converter",
     "describe_structure_error",
-    "structure_event", "structure_page", "structure_session", "to_wire"]
+    "structure_event",
+    "structure_page",
+    "structure_session",
+    "to_wire",
+]
 
 T = TypeVar("T")
 

@@ -10,8 +10,8 @@ import pytest
 
 from planner_async import PlannerClient
 from planner_async.testing import FakePlanner, ManualClock
-from support import NO_WAIT, ClientFactory
 
+from support import NO_WAIT, ClientFactory
 
 
 @pytest.fixture
@@ -33,9 +33,7 @@ def fake(clock: ManualClock) -> FakePlanner:
 
 
 @pytest.fixture
-async def make_client(
-    fake: FakePlanner, clock: ManualClock
-) -> AsyncIterator[ClientFactory]:
+async def make_client(fake: FakePlanner, clock: ManualClock) -> AsyncIterator[ClientFactory]:
     """Build clients on ``fake`` over an in-process transport; all are closed at the end."""
     made: list[tuple[PlannerClient, httpx.AsyncClient]] = []
 
@@ -57,4 +55,3 @@ async def make_client(
     for client, http in made:
         await client.aclose()
         await http.aclose()
-

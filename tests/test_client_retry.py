@@ -6,6 +6,7 @@ Tests that wait out a Retry-After run on trio with a MockClock, so no wait is sl
 from __future__ import annotations
 
 import email.utils
+import itertools
 import time
 from collections.abc import AsyncIterator
 
@@ -15,7 +16,6 @@ import pytest
 import respx
 import trio
 import trio.testing
-from support import BASE, NO_WAIT, event_json, mocked_api
 
 from planner_async import (
     APIConnectionError,
@@ -29,6 +29,8 @@ from planner_async import (
     RetryPolicy,
     ServerError,
 )
+
+from support import BASE, NO_WAIT, event_json, mocked_api
 
 pytestmark = pytest.mark.anyio
 
@@ -228,7 +230,7 @@ async def test_backoff_waits_grow_and_are_capped(api):
     policy = RetryPolicy(max_retries=5, wait_initial=1.0, wait_max=4.0, wait_jitter=False)
     with pytest.raises(ServerError):
         await client_for(http, retry=policy).events.get(7)
-    gaps = [round(b - a, 3) for a, b in zip(sent_at, sent_at[1:], strict=False)]
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(sent_at)]
     assert [1.0, 2.0, 4.0, 4.0, 4.0] == gaps
 
 

@@ -54,7 +54,10 @@ def test_status_maps_to_class(status, cls):
     [
         (b"", "(empty response body)"),
         (b'{"error": "Bad Req', 'unexpected body: {"error": "Bad Req'),
-        (b"<html><h1>Bad gateway</h1></html>", "unexpected HTML page: <html><h1>Bad gateway</h1></html>"),
+        (
+            b"<html><h1>Bad gateway</h1></html>",
+            "unexpected HTML page: <html><h1>Bad gateway</h1></html>",
+        ),
     ],
 )
 def test_bodies_that_are_not_the_error_json(body, expected):
@@ -74,7 +77,8 @@ def test_secrets_are_redacted_from_messages():
     """Tokens, JWTs and given secrets are masked in error messages."""
     body = {
         "error": "Unauthorised",
-        "message": "token eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl rejected for key sk-12345; Bearer abc.def",
+        "message": "token eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl rejected for key sk-12345; "
+        "Bearer abc.def",
     }
     error = error_from_response(httpx.Response(401, json=body), secrets=("sk-12345",))
     assert "eyJ" not in error.message
@@ -119,11 +123,16 @@ def test_backoff_is_capped_exponential_with_full_jitter():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"max_retries": -1}, {"wait_initial": -1.0}, {"wait_exp_base": 0.5}]
+    ("kwargs", "words"),
+    [
+        ({"max_retries": -1}, "max_retries"),
+        ({"wait_initial": -1.0}, "wait_initial"),
+        ({"wait_exp_base": 0.5}, "wait_exp_base"),
+    ],
 )
-def test_retry_policy_rejects_bad_settings(kwargs):
-    """Negative retries or waits are refused."""
-    with pytest.raises(ValueError):
+def test_retry_policy_rejects_bad_settings(kwargs, words):
+    """Negative retries or waits are refused, naming the setting."""
+    with pytest.raises(ValueError, match=words):
         RetryPolicy(**kwargs)
 
 

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 import anyio
 import httpx
 import pytest
-from support import BASE, NO_WAIT, ClientFactory, event_json, mocked_api
 
 from planner_async import (
     Event,
@@ -17,6 +16,8 @@ from planner_async import (
     PlannerClient,
 )
 from planner_async.testing import FakePlanner
+
+from support import BASE, NO_WAIT, ClientFactory, mocked_api
 
 pytestmark = pytest.mark.anyio
 

@@ -51,7 +51,13 @@ def test_full_event_structures_with_aware_datetimes():
 def test_all_day_event_keeps_plain_dates():
     """An all-day event's plain dates stay dates."""
     event = structure_event(
-        {"id": 1, "title": "Christmas", "allDay": True, "startDate": "2026-12-25", "endDate": "2026-12-25"}
+        {
+            "id": 1,
+            "title": "Christmas",
+            "allDay": True,
+            "startDate": "2026-12-25",
+            "endDate": "2026-12-25",
+        }
     )
     assert date(2026, 12, 25) == event.start
     assert not isinstance(event.start, datetime)
@@ -61,7 +67,14 @@ def test_all_day_event_keeps_plain_dates():
 def test_minimal_event_with_nulls_and_missing_fields():
     """Only id and title are needed; nulls mean 'not given'."""
     event = structure_event(
-        {"id": 2, "title": "T", "description": None, "categories": None, "location": None, "allDay": None}
+        {
+            "id": 2,
+            "title": "T",
+            "description": None,
+            "categories": None,
+            "location": None,
+            "allDay": None,
+        }
     )
     assert Event(id=2, title="T") == event
 

@@ -1,0 +1,362 @@
+"""The async limiter on asyncio (real time, tiny periods) and trio (virtual time)."""
+
+# The house style writes the expected value first in asserts, which SIM300 calls Yoda.
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+import trio.testing
+
+from planner_async._exceptions import RateLimitError
+from planner_async._limiter import Permit, QuotaLimiter
+
+P = 0.1  # a window's period, in (real or virtual) seconds
+TOL = 0.05  # scheduling slack on the real asyncio clock
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> Any:
+    if request.param == "trio":
+        return ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})
+    return "asyncio"
+
+
+def used(limiter: QuotaLimiter) -> list[int]:
+    return [w.used for w in limiter.status.windows]
+
+
+async def wait_until_queued(limiter: QuotaLimiter, n: int) -> None:
+    while limiter.status.waiting < n:
+        await anyio.lowlevel.checkpoint()
+
+
+async def test_free_permits_go_at_once_without_waking_anyone() -> None:
+    """Free permits are taken on the fast path: no wait, no wake-up, counted as used."""
+    limiter = QuotaLimiter([(3, P)])
+    async with limiter.acquire() as a, limiter.acquire() as b, limiter as c:
+        assert [0.0, 0.0, 0.0] == [a.waited, b.waited, c.waited]
+        assert [3] == used(limiter)
+    assert 0 == limiter.wakeups
+    assert [3] == used(limiter)
+
+
+async def test_fifo_order_under_1000_waiters() -> None:
+    """1,000 concurrent callers are admitted exactly in the order they asked."""
+    limiter = QuotaLimiter([(100, P)])
+    arrivals: list[int] = []
+    admissions: list[int] = []
+
+    async def call(i: int) -> None:
+        arrivals.append(i)
+        async with limiter.acquire():
+            admissions.append(i)
+            await anyio.sleep(0.001)
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            for i in range(1000):
+                tg.start_soon(call, i)
+    assert arrivals == admissions
+    assert 1000 == len(admissions)
+
+
+async def test_wakeups_are_about_one_per_admission() -> None:
+    """Waiting callers are resumed about once per admission: no polling, no herd."""
+    limiter = QuotaLimiter([(50, P)])
+
+    async def call() -> None:
+        async with limiter.acquire():
+            await anyio.sleep(0.002)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(500):
+            tg.start_soon(call)
+    waited = 500 - 50
+    print("wakeups", limiter.wakeups, "for", waited, "admissions that waited")
+    assert limiter.wakeups <= waited + 3 * (500 // 50)  # a few per refill at most
+
+
+async def test_cancelled_waiter_frees_nothing_and_blocks_nobody() -> None:
+    """Cancelling a queued caller (head or not) takes no slot and lets the next one in on time."""
+    limiter = QuotaLimiter([(1, P)])
+    admitted: list[str] = []
+
+    async def call(name: str, scope: anyio.CancelScope) -> None:
+        with scope:
+            async with limiter.acquire():
+                admitted.append(name)
+
+    scopes = {name: anyio.CancelScope() for name in "BCD"}
+    with anyio.fail_after(5):
+        await _run_bcd(limiter, call, scopes)
+    # D is admitted one period after the holder's completion, as if B and C never were.
+    assert ["D"] == admitted
+    assert [1] == used(limiter)
+
+
+async def _run_bcd(limiter: QuotaLimiter, call: Any, scopes: dict[str, anyio.CancelScope]) -> None:
+    async with anyio.create_task_group() as tg:
+        async with limiter.acquire():
+            for name in "BCD":
+                tg.start_soon(call, name, scopes[name])
+            await wait_until_queued(limiter, 3)
+        released = anyio.current_time()
+        await anyio.sleep(P / 4)  # B, the head, now sleeps until released + P
+        scopes["B"].cancel()
+        scopes["C"].cancel()
+        await anyio.sleep(0.01)
+        assert 1 == limiter.status.waiting
+        assert [1] == used(limiter)
+    assert released + P - 1e-9 <= anyio.current_time() <= released + P + 4 * TOL
+
+
+async def test_head_cancelled_as_it_is_woken_passes_the_turn() -> None:
+    """A head cancelled right when it is woken takes nothing, and the next waiter gets in."""
+    limiter = QuotaLimiter([(1, P)])
+    admitted: list[str] = []
+    b_scope = anyio.CancelScope()
+    someone_in = anyio.Event()
+
+    async def call(name: str, scope: anyio.CancelScope) -> None:
+        with scope:
+            async with limiter.acquire():
+                admitted.append(name)
+                someone_in.set()
+                await anyio.sleep(1)
+
+    async with anyio.create_task_group() as tg:
+        holder = limiter.acquire()
+        await holder.__aenter__()
+        tg.start_soon(call, "B", b_scope)
+        await wait_until_queued(limiter, 1)
+        tg.start_soon(call, "C", anyio.CancelScope())
+        await wait_until_queued(limiter, 2)
+        holder.discard()  # the slot is free at once: B is woken to take it...
+        b_scope.cancel()  # ...and cancelled before it runs
+        await holder.__aexit__(None, None, None)
+        with anyio.fail_after(1):
+            await someone_in.wait()
+        assert ["C"] == admitted
+        assert [1] == used(limiter)
+        tg.cancel_scope.cancel()
+
+
+async def test_request_cancelled_after_acquiring_still_counts() -> None:
+    """A request cancelled inside the block keeps its slot, plus the abandon grace."""
+    limiter = QuotaLimiter([(1, P)], abandon_grace=P)
+    with anyio.move_on_after(0.01):
+        async with limiter.acquire():
+            await anyio.sleep(10)
+    cancelled_at = anyio.current_time()
+    status = limiter.status.windows[0]
+    assert 1 == status.used
+    assert status.next_free_in is not None
+    assert 2 * P - TOL <= status.next_free_in <= 2 * P + 1e-9
+    async with limiter.acquire() as permit:
+        assert anyio.current_time() >= cancelled_at + 2 * P - 1e-9
+        assert permit.waited > 0
+
+
+async def test_discard_returns_the_slot_and_wakes_the_head() -> None:
+    """A discarded permit frees its slot at once, for a waiter already queued too."""
+    limiter = QuotaLimiter([(1, 10 * P)])
+    async with limiter.acquire() as permit:
+        permit.discard()
+        permit.discard()  # idempotent
+    assert [0] == used(limiter)
+    got: list[float] = []
+    done = anyio.Event()
+
+    async def waiter() -> None:
+        async with limiter.acquire() as p:
+            got.append(p.waited)
+            done.set()
+
+    async with anyio.create_task_group() as tg:
+        async with limiter.acquire() as permit:
+            tg.start_soon(waiter)
+            await wait_until_queued(limiter, 1)
+            permit.discard()
+        with anyio.fail_after(1):
+            await done.wait()
+    assert got[0] < TOL
+    assert [1] == used(limiter)
+
+
+async def test_pause_holds_everyone_including_new_callers() -> None:
+    """A cool-down holds queued and new callers alike until it ends, and only extends."""
+    limiter = QuotaLimiter([(100, P)])
+    limiter.pause(2 * P)
+    limiter.pause(P)  # shorter: ignored
+    start = anyio.current_time()
+    times: list[float] = []
+
+    async def call() -> None:
+        async with limiter.acquire():
+            times.append(anyio.current_time() - start)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(call)
+        await anyio.sleep(P)
+        assert 0 < limiter.status.paused_for <= P + TOL
+        tg.start_soon(call)
+    assert 6 == len(times)
+    assert all(2 * P - 1e-9 <= t <= 2 * P + 4 * TOL for t in times)
+
+
+async def test_pause_applies_with_no_windows() -> None:
+    """With ``[]`` limits nothing blocks, except a cool-down."""
+    limiter = QuotaLimiter([])
+    for _ in range(10_000):
+        async with limiter:
+            pass
+    assert 0 == limiter.wakeups
+    assert () == limiter.status.windows
+    limiter.pause(P)
+    start = anyio.current_time()
+    async with limiter.acquire():
+        assert P - 1e-9 <= anyio.current_time() - start
+
+
+async def test_max_wait_refuses_at_once_when_too_late() -> None:
+    """A caller that cannot be served within max_wait is refused at once, spending nothing."""
+    limiter = QuotaLimiter([(1, 10 * P)])
+    async with limiter.acquire():
+        pass  # the slot frees 10 P from now
+    start = anyio.current_time()
+    with pytest.raises(RateLimitError) as info:
+        async with limiter.acquire(max_wait=P):
+            pytest.fail("must not be admitted")
+    assert anyio.current_time() - start < TOL
+    assert info.value.retry_after is not None
+    assert 10 * P - TOL <= info.value.retry_after <= 10 * P + 1e-9
+    assert None is info.value.response
+    assert 429 == info.value.status_code
+    assert [1] == used(limiter)
+    assert 0 == limiter.status.waiting
+
+
+async def test_max_wait_on_in_flight_uses_the_lower_bound() -> None:
+    """While slots are in flight, a max_wait below one period is refused with that period."""
+    limiter = QuotaLimiter([(1, 10 * P)])
+    async with limiter.acquire():
+        with pytest.raises(RateLimitError) as info:
+            async with limiter.acquire(max_wait=P):
+                pytest.fail("must not be admitted")
+    assert info.value.retry_after is not None
+    assert 10 * P - TOL <= info.value.retry_after <= 10 * P + 1e-9
+
+
+async def test_max_wait_refuses_on_the_deadline() -> None:
+    """A caller that might have been served in time, but was not, is refused at the deadline."""
+    limiter = QuotaLimiter([(1, P)])
+    async with anyio.create_task_group() as tg:
+        async with limiter.acquire():
+            start = anyio.current_time()
+            with pytest.raises(RateLimitError) as info:
+                async with limiter.acquire(max_wait=2 * P):
+                    pytest.fail("must not be admitted")
+            waited = anyio.current_time() - start
+        tg.cancel_scope.cancel()
+    assert 2 * P - 1e-9 <= waited <= 2 * P + 4 * TOL
+    assert info.value.retry_after is not None
+    assert P - TOL <= info.value.retry_after <= P + 1e-9  # still in flight: at least one period
+    assert 0 == limiter.status.waiting
+    assert [0] == [w.in_flight for w in limiter._core._windows]
+
+
+async def test_max_wait_in_time_is_admitted() -> None:
+    """A max_wait long enough is just a wait."""
+    limiter = QuotaLimiter([(1, P)])
+    async with limiter.acquire():
+        pass
+    async with limiter.acquire(max_wait=3 * P) as permit:
+        assert P - TOL <= permit.waited <= P + 4 * TOL
+
+
+async def test_nested_async_with_limiter_tracks_its_own_permit() -> None:
+    """``async with limiter`` pairs each exit with its own permit, discarded or not."""
+    limiter = QuotaLimiter([(5, P)])
+    async with limiter as outer:
+        async with limiter as inner:
+            inner.discard()
+        assert [1] == used(limiter)
+        assert outer.held
+    assert not outer.held
+    assert [1] == used(limiter)
+
+
+async def test_observe_and_status_through_the_limiter() -> None:
+    """The server's lower remaining is adopted and shows in the snapshot."""
+    limiter = QuotaLimiter([(500, 60), (3000, 3600)])
+    async with limiter.acquire():
+        limiter.observe(limit=3000, remaining=100)
+    assert [1, 2900] == used(limiter)
+    assert (500, 3000) == tuple(n for n, _ in limiter.limits)
+
+
+def test_status_reads_an_injected_clock() -> None:
+    """The clock is injectable; the snapshot uses it (no event loop needed)."""
+    now = [100.0]
+    limiter = QuotaLimiter([(2, 10)], clock=lambda: now[0])
+    limiter.pause(5)
+    now[0] = 103.0
+    assert math.isclose(2.0, limiter.status.paused_for)
+
+
+def test_permit_misuse_is_refused() -> None:
+    """A permit cannot be discarded or completed before it was acquired; bad max_wait fails."""
+    limiter = QuotaLimiter([(2, 10)])
+    permit = limiter.acquire()
+    assert isinstance(permit, Permit)
+    with pytest.raises(RuntimeError):
+        permit.discard()
+    with pytest.raises(ValueError, match="max_wait"):
+        limiter.acquire(max_wait=-1)
+    with pytest.raises(TypeError, match="max_wait"):
+        limiter.acquire(max_wait="1")  # type: ignore[arg-type]
+
+
+def test_status_outside_an_event_loop_reports_the_last_known_state() -> None:
+    """Read with no event loop running, the snapshot is as of the limiter's last use."""
+    limiter = QuotaLimiter([(2, 10)])
+    fresh = limiter.status
+    assert (0, 2, 0.0, 0.0) == (
+        fresh.windows[0].used,
+        fresh.windows[0].remaining,
+        fresh.windows[0].next_free_in,
+        fresh.paused_for,
+    )
+
+    async def use() -> None:
+        async with limiter.acquire():
+            pass
+
+    anyio.run(use)
+    status = limiter.status
+    assert 1 == status.windows[0].used
+    assert status.windows[0].next_free_in == 0.0
+
+
+async def test_explicit_complete_and_abandon() -> None:
+    """``complete()`` starts the period now; ``abandon()`` adds the grace; both are final."""
+    limiter = QuotaLimiter([(2, 10 * P)], abandon_grace=5 * P)
+    async with limiter.acquire() as first:
+        first.complete()
+        assert not first.held
+        await anyio.sleep(P)
+    async with limiter.acquire() as second:
+        second.abandon()
+        second.complete()  # no effect: already abandoned
+    status = limiter.status.windows[0]
+    assert 2 == status.used
+    assert status.next_free_in is not None
+    assert 9 * P - TOL <= status.next_free_in <= 9 * P + 1e-9  # the first one's slot

@@ -1,0 +1,62 @@
+"""Typed usage of the public API: checked by ``mypy --strict``, never run by pytest."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import httpx
+
+from planner_async import (
+    APIStatusError,
+    Event,
+    EventPage,
+    PlannerClient,
+    QuotaLimiter,
+    RateLimitError,
+    RateLimitStatus,
+    RetryPolicy,
+    Session,
+)
+
+
+async def usage() -> None:
+    client = PlannerClient(
+        "u",
+        "k",
+        base_url="https://api.forwardplanner.com",
+        http_client=httpx.AsyncClient(),
+        timeout=30.0,
+        max_retries=3,
+        refresh_margin=60.0,
+        rate_limits=[(500, 60), (3000, 3600), (10000, 86400)],
+        max_wait=None,
+        retry=RetryPolicy(wait_max=10.0),
+    )
+    async with client:
+        session: Session = await client.authenticate()
+        event: Event = await client.events.get(98231)
+        async for item in client.events.list(
+            start=date(2026, 12, 1),
+            end=date(2026, 12, 31),
+            query="budget",
+            categories=["Politics"],
+            country="GB",
+            updated_since=datetime(2026, 11, 1, tzinfo=UTC),
+            sort="startDate",
+            page_size=100,
+        ):
+            title: str = item.title
+        async for page in client.events.list().pages():
+            pages: EventPage = page
+            total: int | None = page.total_pages
+        status: RateLimitStatus = client.rate_limit
+    try:
+        await PlannerClient.from_env(max_wait=2.0).events.get(1)
+    except RateLimitError as exc:
+        wait: float | None = exc.retry_after
+    except APIStatusError as exc:
+        code: int = exc.status_code
+    limiter = QuotaLimiter([(10, 1.0)])
+    async with limiter:
+        pass
+    del session, event, title, pages, total, status, wait, code
