@@ -22,6 +22,7 @@ import cattrs
 import httpx
 
 from ._auth import DEFAULT_TOKEN_LIFETIME, TokenManager
+from ._checks import check_seconds
 from ._clock import Clock, wall_clock
 from ._exceptions import (
     APIConnectionError,
@@ -188,17 +189,17 @@ class PlannerClient:
             raise TypeError(
                 f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}"
             )
-        _check_seconds("refresh_margin", refresh_margin)
-        _check_seconds("token_lifetime", token_lifetime, positive=True)
+        check_seconds("refresh_margin", refresh_margin)
+        check_seconds("token_lifetime", token_lifetime, positive=True)
         if max_wait is not None:
-            _check_seconds("max_wait", max_wait)
+            check_seconds("max_wait", max_wait)
         policy = retry if retry is not None else RetryPolicy()
         if not isinstance(max_retries, _NotGiven):
             policy = attrs.evolve(policy, max_retries=max_retries)
         if isinstance(timeout, httpx.Timeout):
             self._timeout = timeout
         else:
-            _check_seconds("timeout", timeout, positive=True)
+            check_seconds("timeout", timeout, positive=True)
             self._timeout = httpx.Timeout(timeout, connect=min(10.0, timeout))
 
         self._username = username
@@ -464,11 +465,3 @@ def _json_object(data: Any) -> Mapping[str, Any]:
     if not isinstance(data, dict):
         raise APIResponseValidationError(f"expected a JSON object, got {type(data).__name__}")
     return data
-
-
-def _check_seconds(name: str, value: object, *, positive: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        kind = "positive" if positive else "non-negative"
-        raise ValueError(f"{name} must be a {kind} finite number of seconds, got {value!r}")

@@ -41,6 +41,8 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
+from ._checks import check_seconds
+
 __all__ = ["QuotaCore", "RateLimitStatus", "WindowStatus", "validate_limits"]
 
 _INF = math.inf
@@ -99,14 +101,6 @@ def validate_limits(rate_limits: Iterable[tuple[int, float]]) -> tuple[tuple[int
             raise ValueError(f"period_seconds must be positive and finite, got {period}")
         checked.append((max_requests, float(period)))
     return tuple(checked)
-
-
-def _check_seconds(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a non-negative finite number of seconds, got {value}")
-    return float(value)
 
 
 class _Window:
@@ -171,8 +165,8 @@ class QuotaCore:
         abandon_grace: float = 10.0,
     ) -> None:
         self._limits = validate_limits(rate_limits)
-        margin = _check_seconds("margin", margin)
-        self._abandon_grace = _check_seconds("abandon_grace", abandon_grace)
+        margin = check_seconds("margin", margin)
+        self._abandon_grace = check_seconds("abandon_grace", abandon_grace)
         self._windows = tuple(_Window(n, t, margin) for n, t in self._limits)
         self._pause_until = -_INF
         self._now = -_INF
@@ -268,7 +262,7 @@ class QuotaCore:
 
     def pause(self, now: float, seconds: float) -> None:
         """Admit nothing until ``now + seconds``; extends a running cool-down, never shortens."""
-        seconds = _check_seconds("seconds", seconds)
+        seconds = check_seconds("seconds", seconds)
         now = self._clock(now)
         until = now + seconds
         if until > self._pause_until:

@@ -13,6 +13,8 @@ from email.utils import parsedate_to_datetime
 
 import attrs
 
+from ._checks import check_seconds
+
 __all__ = ["RETRYABLE_STATUSES", "RetryDetails", "RetryPolicy", "parse_retry_after"]
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -79,9 +81,7 @@ class RetryPolicy:
 
     def __attrs_post_init__(self) -> None:
         for name in ("wait_initial", "wait_max", "max_retry_after"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or value < 0 or math.isnan(value):
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+            check_seconds(name, getattr(self, name))
         if self.wait_exp_base < 1:
             raise ValueError(f"wait_exp_base must be >= 1, got {self.wait_exp_base!r}")
 
