@@ -28,59 +28,29 @@ from planner_async._serialization import (
 from planner_async.testing import generate_events
 
 EVENTS = generate_events(5000, seed=1)
+WIRE = {
+    "start": "startDate",
+    "end": "endDate",
+    "all_day": "allDay",
+    "created_at": "createdAt",
+    "updated_at": "updatedAt",
+}
+KNOWN = frozenset(
+    {"id", "title", "description", "allDay", "timezone", "status", "categories", "tags"}
+    | {"location", "organiser", "url", "startDate", "endDate", "createdAt", "updatedAt"}
+)
 
 
 def per_call_generation(data: dict[str, Any]) -> Event:
-    wire = {
-        "start": "startDate",
-        "end": "endDate",
-        "all_day": "allDay",
-        "created_at": "createdAt",
-        "updated_at": "updatedAt",
-    }
     fn = make_dict_structure_fn(
-        Event, converter, **{k: override(rename=v) for k, v in wire.items()}
+        Event, converter, **{k: override(rename=v) for k, v in WIRE.items()}
     )  # type: ignore[arg-type]
-    known = {
-        "id",
-        "title",
-        "description",
-        "startDate",
-        "endDate",
-        "allDay",
-        "timezone",
-        "status",
-        "categories",
-        "tags",
-        "location",
-        "organiser",
-        "url",
-        "createdAt",
-        "updatedAt",
-    }
-    return fn({k: v for k, v in data.items() if k in known and v is not None}, Event)  # type: ignore[no-any-return]
+    return fn({k: v for k, v in data.items() if k in KNOWN and v is not None}, Event)  # type: ignore[no-any-return]
 
 
 def hand_written(d: dict[str, Any]) -> Event:
     loc = d.get("location")
     org = d.get("organiser")
-    known = {
-        "id",
-        "title",
-        "description",
-        "startDate",
-        "endDate",
-        "allDay",
-        "timezone",
-        "status",
-        "categories",
-        "tags",
-        "location",
-        "organiser",
-        "url",
-        "createdAt",
-        "updatedAt",
-    }
     return Event(
         id=d["id"],
         title=d["title"],
@@ -99,7 +69,7 @@ def hand_written(d: dict[str, Any]) -> Event:
         url=d.get("url"),
         created_at=parse_datetime(d["createdAt"]) if d.get("createdAt") else None,
         updated_at=parse_datetime(d["updatedAt"]) if d.get("updatedAt") else None,
-        extra={k: v for k, v in d.items() if k not in known},
+        extra={k: v for k, v in d.items() if k not in KNOWN},
     )
 
 

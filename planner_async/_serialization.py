@@ -72,6 +72,9 @@ def _exact(tp: Any, hook: Callable[[Any, Any], Any]) -> None:
 _exact(datetime | date | None, lambda v, _: None if v is None else parse_date_or_datetime(v))
 _exact(EventStatus | str | None, lambda v, _: None if v is None else _STATUSES.get(v, v))
 _exact(tuple[str, ...], lambda v, _: () if v is None else tuple(str(item) for item in v))
+_exact(str | None, lambda v, _: v if v is None or type(v) is str else str(v))
+_exact(int | None, lambda v, _: v if v is None or type(v) is int else int(v))
+_exact(datetime | None, lambda v, _: None if v is None else parse_datetime(v))
 converter.register_structure_hook(bool, lambda v, _: bool(v))
 converter.register_unstructure_hook(datetime, lambda v: v.isoformat().replace("+00:00", "Z"))
 converter.register_unstructure_hook(date, lambda v: v.isoformat())
@@ -123,8 +126,21 @@ def _register(cls: type[Any]) -> None:
     converter.register_unstructure_hook(cls, unstructure)
 
 
-for _model in (Location, Organiser, Event, EventPage, Session):
+def _register_optional(cls: type[Any]) -> None:
+    """A direct hook for ``cls | None``, so fields of that type skip cattrs' generic union path."""
+    hook = converter.get_structure_hook(cls)
+    _exact(cls | None, lambda v, _: None if v is None else hook(v, cls))
+
+
+# Nested models first: the functions generated for a model bind the hooks of its fields.
+for _model in (Location, Organiser):
     _register(_model)
+    _register_optional(_model)
+_register(Event)
+_event_hook = converter.get_structure_hook(Event)
+_exact(tuple[Event, ...], lambda v, _: tuple(_event_hook(item, Event) for item in v))
+_register(EventPage)
+_register(Session)
 
 _structure_event: Callable[[Any, Any], Event] = converter.get_structure_hook(Event)
 _structure_page: Callable[[Any, Any], EventPage] = converter.get_structure_hook(EventPage)

@@ -12,7 +12,7 @@ import sys
 import anyio
 import pytest
 
-from planner_async._cli import EXIT_AUTH, EXIT_USAGE, main
+from planner_async._cli import EXIT_AUTH, EXIT_RATE_LIMIT, EXIT_USAGE, main
 from planner_async.testing import FakePlanner
 
 
@@ -99,6 +99,21 @@ async def test_failed_login_exits_3_without_traceback(monkeypatch: pytest.Monkey
     assert EXIT_AUTH == code
     assert err.startswith("planner-async: login failed")
     assert "not-the-key" not in err
+    assert 1 == len(err.strip().splitlines())
+
+
+@pytest.mark.anyio
+async def test_rate_limited_exits_4_without_traceback(monkeypatch: pytest.MonkeyPatch):
+    """A 429 asking for a longer wait than the client will sit out gives exit code 4."""
+    fake = FakePlanner(events=10)
+    fake.script("events.list", 429, headers={"Retry-After": "3600"})
+    async with fake.serve() as base_url:
+        monkeypatch.setenv("PLANNER_USERNAME", "demo")
+        monkeypatch.setenv("PLANNER_API_KEY", "demo-key")
+        monkeypatch.setenv("PLANNER_BASE_URL", base_url)
+        code, _, err = await anyio.to_thread.run_sync(run, ["events"])
+    assert EXIT_RATE_LIMIT == code
+    assert err.startswith("planner-async: rate limited (retry after 3600 s)")
     assert 1 == len(err.strip().splitlines())
 
 

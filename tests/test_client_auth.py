@@ -227,3 +227,24 @@ async def test_secrets_stay_out_of_reprs_errors_and_logs(
     for secret in secrets:
         for text in texts:
             assert secret not in text
+
+
+async def test_cancelled_request_leaks_no_permit_and_counts(
+    fake: FakePlanner, make_client: ClientFactory
+):
+    """A request cancelled in flight frees its in-flight hold but still counts against quota."""
+    event_path = f"/api/v2/events/{visible_ids(fake, 1)[0]}"
+    gated = GatedTransport(fake.transport(), event_path)
+    client = make_client(transport=gated, rate_limits=[(5, 60.0)])
+    await client.authenticate()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(client.events.get, visible_ids(fake, 1)[0])
+        await gated.entered.wait()
+        tg.cancel_scope.cancel()
+    window = client.rate_limit.windows[0]
+    assert 1 == window.used  # it may have reached the server: it counts
+    assert window.next_free_in is not None  # held by an expiry, not stuck "in flight"
+    gated.gate.set()
+    with anyio.fail_after(5):
+        await client.events.get(visible_ids(fake, 2)[1])
+    assert 2 == client.rate_limit.windows[0].used
