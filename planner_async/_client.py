@@ -31,7 +31,6 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     PlannerError,
-    RateLimitError,
     error_from_response,
 )
 from ._limiter import QuotaLimiter, RateLimitStatus
@@ -159,6 +158,15 @@ class PlannerClient:
     Logs in lazily, renews tokens before they expire, keeps under every quota window,
     and retries transient failures. Construction needs no running event loop; a client
     belongs to the first event loop that uses it.
+
+    Settings beyond the obvious: ``http_client`` (shared, never closed by us),
+    ``refresh_margin`` (renew this many seconds before expiry), ``rate_limits`` and
+    ``auth_rate_limits`` (``(max_requests, period_seconds)`` windows; ``[]`` for none),
+    ``max_wait`` (seconds a call may wait for quota before ``RateLimitError``), ``retry``
+    (a :class:`RetryPolicy`; ``max_retries`` overrides its count), ``clock`` (epoch
+    seconds for token expiry; tests pass a ``ManualClock``), ``token_lifetime`` (assumed
+    when a token has no ``exp``), ``on_retry`` (called with a :class:`RetryDetails`
+    before each retry).
     """
 
     def __init__(
@@ -177,6 +185,7 @@ class PlannerClient:
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         token_lifetime: float = DEFAULT_TOKEN_LIFETIME,
+        on_retry: Callable[[RetryDetails], object] | None = None,
     ) -> None:
         for name, value in (("username", username), ("api_key", api_key)):
             if not isinstance(value, str):
@@ -207,6 +216,7 @@ class PlannerClient:
         self._base_url = base_url.rstrip("/")
         self._retry = policy
         self._max_wait = max_wait
+        self._on_retry = on_retry
         self._limiter = QuotaLimiter(rate_limits)
         self._auth_limiter = QuotaLimiter(auth_rate_limits)
         self._tokens = TokenManager(
@@ -345,6 +355,7 @@ class PlannerClient:
             token: str | None = None
             response: httpx.Response | None = None
             error: PlannerError
+            cooldown: float | None = None  # a 429's shared pause
             async with limiter.acquire(max_wait=self._max_wait) as permit:
                 if authorize:
                     try:
@@ -394,23 +405,29 @@ class PlannerClient:
                         response, retry_after=retry_after, secrets=self._secrets()
                     )
                     if status == 429:
+                        # The server's word holds for every request of this client: pause
+                        # them all, for Retry-After or, when it is missing, one backoff.
                         self._rate_limited += 1
-                        limiter.pause(
+                        cooldown = (
                             retry_after if retry_after is not None else self._retry.wait(attempt)
                         )
+                        limiter.pause(cooldown)
 
-            wait = self._retry_wait(error, attempt)
+            wait = self._retry_wait(error, attempt, cooldown)
             if wait is None:
                 raise error
             attempt += 1
             self._retries += 1
-            details = RetryDetails(method, path, attempt, wait, str(error))
-            log.info("retry %d of %s %s in %.2f s: %s", attempt, method, path, wait, details.reason)
-            if not isinstance(error, RateLimitError):
+            log.info("retry %d of %s %s in %.2f s: %s", attempt, method, path, wait, error)
+            if self._on_retry is not None:
+                self._on_retry(RetryDetails(method, path, attempt, wait, str(error)))
+            if cooldown is None:
                 await anyio.sleep(wait)
-            # A 429's wait is the limiter's shared cool-down, taken on the next acquire.
+            # else: the wait is the limiter's shared cool-down, taken on the next acquire.
 
-    def _retry_wait(self, error: PlannerError, attempt: int) -> float | None:
+    def _retry_wait(
+        self, error: PlannerError, attempt: int, cooldown: float | None
+    ) -> float | None:
         """Seconds to wait before trying again, or None when ``error`` is final."""
         policy = self._retry
         if attempt >= policy.max_retries:
@@ -420,10 +437,8 @@ class PlannerClient:
                 error.status_code
             ):
                 return None
-            if isinstance(error, RateLimitError) and error.retry_after is not None:
-                if error.retry_after > policy.max_retry_after:
-                    return None
-                return error.retry_after
+            if cooldown is not None:
+                return cooldown if cooldown <= policy.max_retry_after else None
             return policy.wait(attempt)
         if isinstance(error, APIConnectionError | APIResponseValidationError):
             return policy.wait(attempt)

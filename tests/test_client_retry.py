@@ -26,6 +26,7 @@ from planner_async import (
     PermissionDeniedError,
     PlannerClient,
     RateLimitError,
+    RetryDetails,
     RetryPolicy,
     ServerError,
 )
@@ -263,3 +264,22 @@ async def test_retry_after_beyond_max_retry_after_is_not_waited(api):
         await client_for(http).events.get(7)
     assert 1 == route.call_count
     assert 86400 == info.value.retry_after
+
+
+async def test_on_retry_hook_sees_each_retry(api):
+    """on_retry is called once per retry with the attempt, the wait and the reason."""
+    router, http = api
+    router.get("/events/7").mock(
+        side_effect=[
+            httpx.Response(503),
+            httpx.Response(502),
+            httpx.Response(200, json=event_json(7)),
+        ]
+    )
+    seen: list[RetryDetails] = []
+    policy = RetryPolicy(wait_initial=0.0, wait_max=0.0)
+    await client_for(http, retry=policy, on_retry=seen.append).events.get(7)
+    assert [1, 2] == [d.attempt for d in seen]
+    assert ["/events/7", "/events/7"] == [d.path for d in seen]
+    assert "503" in seen[0].reason
+    assert all(0.0 == d.wait for d in seen)
