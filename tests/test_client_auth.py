@@ -15,6 +15,12 @@ from support import ClientFactory, GatedTransport
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """The token machinery runs on both backends."""
+    return str(request.param)
+
+
 def visible_ids(fake: FakePlanner, count: int) -> list[int]:
     """The first ``count`` event ids that the account may see."""
     ids = [int(e["id"]) for e in fake.events if e["id"] not in fake.restricted_ids]

@@ -22,6 +22,12 @@ from support import BASE, NO_WAIT, ClientFactory, mocked_api
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Listing and getting run on both backends."""
+    return str(request.param)
+
+
 def listed_ids(fake: FakePlanner) -> list[int]:
     """The ids the fake lists by default: visible events sorted by start, then id."""
     from planner_async.testing._data import parse_instant
