@@ -87,15 +87,21 @@ def test_missing_credentials_exit_2(monkeypatch: pytest.MonkeyPatch):
     assert "PLANNER_USERNAME" in err
 
 
+async def run_events_over_socket(
+    fake: FakePlanner, api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str, str]:
+    """Serve ``fake`` on loopback and run ``events`` against it with credentials from the env."""
+    async with fake.serve() as base_url:
+        monkeypatch.setenv("PLANNER_USERNAME", "demo")
+        monkeypatch.setenv("PLANNER_API_KEY", api_key)
+        monkeypatch.setenv("PLANNER_BASE_URL", base_url)
+        return await anyio.to_thread.run_sync(run, ["events"])
+
+
 @pytest.mark.anyio
 async def test_failed_login_exits_3_without_traceback(monkeypatch: pytest.MonkeyPatch):
     """Wrong credentials against a real socket give exit code 3 and one line."""
-    fake = FakePlanner(events=10)
-    async with fake.serve() as base_url:
-        monkeypatch.setenv("PLANNER_USERNAME", "demo")
-        monkeypatch.setenv("PLANNER_API_KEY", "not-the-key")
-        monkeypatch.setenv("PLANNER_BASE_URL", base_url)
-        code, _, err = await anyio.to_thread.run_sync(run, ["events"])
+    code, _, err = await run_events_over_socket(FakePlanner(events=10), "not-the-key", monkeypatch)
     assert EXIT_AUTH == code
     assert err.startswith("planner-async: login failed")
     assert "not-the-key" not in err
@@ -107,11 +113,7 @@ async def test_rate_limited_exits_4_without_traceback(monkeypatch: pytest.Monkey
     """A 429 asking for a longer wait than the client will sit out gives exit code 4."""
     fake = FakePlanner(events=10)
     fake.script("events.list", 429, headers={"Retry-After": "3600"})
-    async with fake.serve() as base_url:
-        monkeypatch.setenv("PLANNER_USERNAME", "demo")
-        monkeypatch.setenv("PLANNER_API_KEY", "demo-key")
-        monkeypatch.setenv("PLANNER_BASE_URL", base_url)
-        code, _, err = await anyio.to_thread.run_sync(run, ["events"])
+    code, _, err = await run_events_over_socket(fake, "demo-key", monkeypatch)
     assert EXIT_RATE_LIMIT == code
     assert err.startswith("planner-async: rate limited (retry after 3600 s)")
     assert 1 == len(err.strip().splitlines())
