@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
-from typing import Any, Literal
+from typing import Any, Final, Literal, get_args
 
-__all__ = ["SORTS", "Sort", "check_event_id", "list_params"]
+__all__ = ["MAX_PAGE_SIZE", "SORTS", "Sort", "check_event_id", "list_params"]
 
 Sort = Literal["startDate", "-startDate", "updatedAt", "-updatedAt"]
-SORTS: frozenset[str] = frozenset({"startDate", "-startDate", "updatedAt", "-updatedAt"})
-MAX_PAGE_SIZE = 200
+SORTS: Final[tuple[str, ...]] = get_args(Sort)
+"""The sort orders the API accepts, in the order of :data:`Sort`."""
+MAX_PAGE_SIZE: Final = 200
+"""The largest ``pageSize`` the API accepts; ``events.list`` asks for it by default."""
 
 
 def _type_name(value: object) -> str:
@@ -110,7 +112,7 @@ def list_params(
     if not isinstance(sort, str):
         raise TypeError(f"sort must be a str, got {_type_name(sort)}")
     if sort not in SORTS:
-        raise ValueError(f"sort must be one of {sorted(SORTS)}, got {sort!r}")
+        raise ValueError(f"sort must be one of {list(SORTS)}, got {sort!r}")
     params["sort"] = sort
     if isinstance(page_size, bool) or not isinstance(page_size, int):
         raise TypeError(f"page_size must be an int, got {_type_name(page_size)}")
