@@ -27,6 +27,7 @@ from ._exceptions import (
     RateLimitError,
     ServerError,
 )
+from ._hooks import PauseDetails, QuotaWaitDetails, TokenDetails
 from ._limiter import Permit, QuotaCore, QuotaLimiter, RateLimitStatus, WindowStatus
 from ._models import Event, EventPage, EventStatus, Location, Organiser, Session
 from ._pagination import EventIterator
@@ -53,18 +54,21 @@ __all__ = [
     "Location",
     "NotFoundError",
     "Organiser",
+    "PauseDetails",
     "PermissionDeniedError",
     "Permit",
     "PlannerClient",
     "PlannerError",
     "QuotaCore",
     "QuotaLimiter",
+    "QuotaWaitDetails",
     "RateLimitError",
     "RateLimitStatus",
     "RetryDetails",
     "RetryPolicy",
     "ServerError",
     "Session",
+    "TokenDetails",
     "WindowStatus",
     "__version__",
 ]
