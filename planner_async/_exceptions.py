@@ -1,84 +1,187 @@
-"""The exception tree, and the pure mapping from an HTTP answer to it.
+"""The exception tree, redaction, and the pure mapping from an HTTP answer to an error.
 
     PlannerError
-    ├── APIStatusError            (status_code, error, message, response)
-    │   ├── BadRequestError       400
-    │   ├── AuthenticationError   401
-    │   ├── PermissionDeniedError 403
-    │   ├── NotFoundError         404
-    │   ├── RateLimitError        429 (retry_after)
-    │   └── ServerError           5xx
-    └── APIConnectionError        transport failures
-        └── APITimeoutError       timeouts
+    ├── APIStatusError              (status_code, error, message, response, request)
+    │   ├── BadRequestError         400
+    │   ├── AuthenticationError     401
+    │   ├── PermissionDeniedError   403
+    │   ├── NotFoundError           404
+    │   ├── RateLimitError          429 (retry_after)
+    │   │   └── QuotaWaitError      local: no permit within max_wait, nothing was sent
+    │   └── ServerError             5xx
+    ├── APIResponseValidationError  a success status whose body breaks the contract
+    └── APIConnectionError          transport failures (host, request, __cause__)
+        └── APITimeoutError         timeouts
+            └── DeadlineExceededError  the caller's overall deadline for one call
 
-Messages are built from the server's ``error``/``message`` fields or from a short cut
-of the body, and pass through :func:`redact` so that no token or key leaks.
+Every text that came from the server is redacted *before* it is cut, then cut to a
+bounded size: known secrets (API key, tokens) of at least :data:`MIN_SECRET_CHARS`
+characters, bearer credentials, JWT-shaped strings and secret-named fields
+(``"token": ...``, ``password=...``) become ``***``. Errors pickle (the HTTP response and
+request are dropped). The package logger ``planner_async`` carries a filter that applies
+the same pattern redaction to every record.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
 
 __all__ = [
+    "MAX_ERROR_CHARS",
+    "MAX_MESSAGE_CHARS",
+    "MIN_SECRET_CHARS",
     "APIConnectionError",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "DeadlineExceededError",
     "NotFoundError",
     "PermissionDeniedError",
     "PlannerError",
+    "QuotaWaitError",
     "RateLimitError",
     "ServerError",
+    "clean_text",
     "error_from_response",
+    "parse_error_body",
     "redact",
 ]
 
-_SNIPPET_CHARS = 200
+MAX_MESSAGE_CHARS = 500
+"""A server's ``message`` is cut to this many characters (after redaction)."""
+MAX_ERROR_CHARS = 100
+"""A server's ``error`` title is cut to this many characters (after redaction)."""
+MIN_SECRET_CHARS = 4
+"""Known secrets shorter than this are not searched for: they cannot be told from text."""
+_ANYWHERE_SECRET_CHARS = 8  # shorter known secrets only match as whole tokens
+_SNIPPET_CHARS = 200  # a body that is not the error JSON is shown as a snippet this long
+_LOCAL_MESSAGE_CHARS = 2000  # bound on any message built locally around server text
+_REDACT_SCAN_CHARS = 1 << 20  # text beyond this is never shown, so never scanned
+_MASK = "***"
 
-# Bearer tokens, JWT-shaped strings and JSON fields that carry secrets.
-_SECRET_PATTERNS = (
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"),
-    re.compile(
-        r'(?i)("?(?:token|refreshToken|refresh_token|access_token|password|api_key|apiKey)"?'
-        r"\s*[:=]\s*\"?)[^\"\s,}&]+"
-    ),
+_BEARER = re.compile(r"(?i)\b((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]+")
+# JWT-shaped ("eyJ" is base64 for '{"'), also when cut short to one or two segments.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){0,2}")
+_FIELD = re.compile(
+    r"""(?ix)
+    (?P<key>["']?(?:access[_-]?token|refresh[_-]?token|id[_-]?token|token|password|passwd
+        |api[_-]?key|client[_-]?secret|secret)["']?\s*[:=]\s*)
+    (?:(?P<q>["'])(?:\\.|(?!(?P=q)).)*(?P=q)?|[^\s,;}&"']+)
+    """
 )
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+_TOKEN_CHAR = "A-Za-z0-9"
+
+
+def _field_mask(match: re.Match[str]) -> str:
+    quote = match.group("q") or ""
+    return f"{match.group('key')}{quote}{_MASK}{quote}"
+
+
+def _known_secrets(secrets: Iterable[str | None]) -> re.Pattern[str] | None:
+    usable = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_CHARS}
+    parts = []
+    for secret in sorted(usable, key=len, reverse=True):
+        escaped = re.escape(secret)
+        if len(secret) < _ANYWHERE_SECRET_CHARS:
+            escaped = rf"(?<![{_TOKEN_CHAR}]){escaped}(?![{_TOKEN_CHAR}])"
+        parts.append(escaped)
+    return re.compile("|".join(parts)) if parts else None
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """Return ``text`` with bearer tokens, JWTs, secret JSON fields and ``secrets`` masked.
+    """Return ``text`` with known ``secrets``, bearer tokens, JWTs and secret fields masked.
+
+    A known secret shorter than :data:`MIN_SECRET_CHARS` is ignored, and one shorter than
+    8 characters only matches as a whole token, so a short secret never mangles words.
 
     >>> redact('{"token": "abc"}')
     '{"token": "***"}'
+    >>> redact("the key is demo-key", "demo-key", "h")
+    'the key is ***'
     """
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
-    return text
+    known = _known_secrets(secrets)
+    if known is not None:
+        text = known.sub(_MASK, text)
+    text = _BEARER.sub(lambda m: m.group(1) + _MASK, text)
+    text = _JWT.sub(_MASK, text)
+    return _FIELD.sub(_field_mask, text)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def clean_text(text: str, *secrets: str | None, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """Redact ``text``, make it printable on one line, then cut it to ``limit`` characters.
+
+    The order matters: redaction first, so a secret straddling the cut leaks no prefix.
+    Control characters and lone surrogates become U+FFFD.
+
+    >>> clean_text("Bearer abc.def " + "x" * 600, limit=20)
+    'Bearer *** xxxxxxxxx…'
+    """
+    text = redact(text[:_REDACT_SCAN_CHARS], *secrets)
+    text = " ".join(_UNPRINTABLE.sub("\ufffd", text).split())
+    return _cut(text, limit)
+
+
+class _RedactingFilter(logging.Filter):
+    """Masks bearer tokens, JWTs and secret fields in every record of the package logger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: leave it to the handler to report
+            return True
+        record.msg = redact(message)
+        record.args = None
+        return True
+
+
+_LOG_FILTER = _RedactingFilter()
+if not any(isinstance(f, _RedactingFilter) for f in logging.getLogger("planner_async").filters):
+    logging.getLogger("planner_async").addFilter(_LOG_FILTER)
+
+
+def _rebuild(cls: type[PlannerError], args: tuple[Any, ...]) -> PlannerError:
+    """Unpickling helper: an instance of ``cls`` with ``args``, without calling ``__init__``."""
+    return cls.__new__(cls, *args)
 
 
 class PlannerError(Exception):
     """Root of every error this package raises."""
+
+    _unpickled: tuple[str, ...] = ("response", "request")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the class, message and plain attributes; the HTTP objects become None."""
+        state = dict(self.__dict__)
+        for name in self._unpickled:
+            if name in state:
+                state[name] = None
+        return (_rebuild, (type(self), self.args), state)
 
 
 class APIStatusError(PlannerError):
     """The server answered with a non-success status.
 
     Attributes: ``status_code``, ``error`` (the payload's short title, or None),
-    ``message`` (human-readable text), ``response`` (the ``httpx.Response``, or None when
-    the error was raised locally), ``request``.
+    ``message`` (human-readable text, redacted and cut), ``response`` (the
+    ``httpx.Response``, or None when raised locally or unpickled), ``request``.
     """
 
     status_code: int
+    sent: bool = True
+    """True: the request was sent and this is the server's answer."""
 
     def __init__(
         self,
@@ -88,9 +191,10 @@ class APIStatusError(PlannerError):
         error: str | None = None,
         response: httpx.Response | None = None,
     ) -> None:
+        message = clean_text(message, limit=_LOCAL_MESSAGE_CHARS)
         super().__init__(message)
         self.status_code = status_code
-        self.error = error
+        self.error = None if error is None else clean_text(error, limit=MAX_ERROR_CHARS)
         self.message = message
         self.response = response
 
@@ -131,7 +235,7 @@ class NotFoundError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """429, or a local refusal to wait for quota longer than ``max_wait``.
+    """429 from the server (or, as :class:`QuotaWaitError`, a local refusal to wait).
 
     ``retry_after`` is the number of seconds after which a request may succeed, or None
     when nobody said.
@@ -150,25 +254,94 @@ class RateLimitError(APIStatusError):
         self.retry_after = retry_after
 
 
+class QuotaWaitError(RateLimitError):
+    """No request permit within ``max_wait``: refused locally, **nothing was sent**.
+
+    Tell it apart from a server's 429 with ``isinstance(exc, QuotaWaitError)`` or
+    ``exc.sent`` (False here, True for every server answer). ``response`` is None;
+    ``status_code`` stays 429 only so that code written for :class:`RateLimitError`
+    keeps working. ``retry_after`` says when a permit could be free.
+
+    >>> QuotaWaitError("no permit", retry_after=2.0).sent
+    False
+    """
+
+    sent = False
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+
+
 class ServerError(APIStatusError):
     """5xx: the server failed; usually transient."""
 
 
-class APIConnectionError(PlannerError):
-    """The request never got an HTTP answer (DNS, refused or reset connection, bad stream)."""
+class APIResponseValidationError(PlannerError):
+    """A success status whose body is not the JSON the contract promises (cut, or not JSON).
 
-    def __init__(self, message: str = "Connection error.", *, request: httpx.Request | None = None):
+    Retried like a transient failure; raised once retries are spent.
+    """
+
+    def __init__(self, message: str, *, response: httpx.Response | None = None) -> None:
+        message = clean_text(message, limit=_LOCAL_MESSAGE_CHARS)
         super().__init__(message)
+        self.message = message
+        self.response = response
+        self.status_code = response.status_code if response is not None else None
+
+
+class APIConnectionError(PlannerError):
+    """The request never got an HTTP answer (DNS, refused or reset connection, bad stream).
+
+    ``host`` names the server the client tried to reach (taken from ``request`` when not
+    given); the transport's own exception is kept as ``__cause__`` (pass ``cause=`` or
+    ``raise ... from exc``).
+    """
+
+    def __init__(
+        self,
+        message: str = "Connection error.",
+        *,
+        request: httpx.Request | None = None,
+        host: str | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        super().__init__(clean_text(message, limit=_LOCAL_MESSAGE_CHARS))
         self.request = request
+        if host is None and request is not None:
+            host = request.url.host or None
+        self.host = host
+        if cause is not None:
+            self.__cause__ = cause
 
 
 class APITimeoutError(APIConnectionError):
     """The request timed out."""
 
     def __init__(
-        self, message: str = "Request timed out.", *, request: httpx.Request | None = None
-    ):
-        super().__init__(message, request=request)
+        self,
+        message: str = "Request timed out.",
+        *,
+        request: httpx.Request | None = None,
+        host: str | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        super().__init__(message, request=request, host=host, cause=cause)
+
+
+class DeadlineExceededError(APITimeoutError):
+    """The caller's overall deadline for one call (retries and waits included) ran out."""
+
+    def __init__(
+        self,
+        message: str = "Deadline exceeded.",
+        *,
+        deadline: float | None = None,
+        request: httpx.Request | None = None,
+        host: str | None = None,
+    ) -> None:
+        super().__init__(message, request=request, host=host)
+        self.deadline = deadline
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
@@ -186,32 +359,40 @@ def _class_for(status_code: int) -> type[APIStatusError]:
     return _STATUS_CLASSES.get(status_code, APIStatusError)
 
 
-def _snippet(text: str) -> str:
-    text = " ".join(text.split())
-    if len(text) > _SNIPPET_CHARS:
-        text = text[:_SNIPPET_CHARS] + "…"
-    return text
-
-
-def parse_error_body(body: bytes, content_type: str = "") -> tuple[str | None, str]:
-    """Return ``(error, message)`` from an error body, tolerating anything that is not JSON."""
+def _json_or_none(body: bytes) -> Any:
     try:
-        payload: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        payload = None
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def parse_error_body(
+    body: bytes, content_type: str = "", secrets: Iterable[str | None] = ()
+) -> tuple[str | None, str]:
+    """Return ``(error, message)`` from an error body, redacted and cut; never raises.
+
+    The JSON fields ``error`` and ``message`` are used when either is a string; any other
+    body is shown as a short snippet. Known ``secrets`` are masked everywhere.
+
+    >>> parse_error_body(b'{"error": "Bad", "message": "token=abc"}')
+    ('Bad', 'token=***')
+    """
+    secrets = tuple(secrets)
+    payload = _json_or_none(body)
     if isinstance(payload, dict):
-        error = payload.get("error")
-        message = payload.get("message")
+        error, message = payload.get("error"), payload.get("message")
         if isinstance(error, str) or isinstance(message, str):
             return (
-                error if isinstance(error, str) else None,
-                message if isinstance(message, str) else "",
+                clean_text(error, *secrets, limit=MAX_ERROR_CHARS)
+                if isinstance(error, str)
+                else None,
+                clean_text(message, *secrets) if isinstance(message, str) else "",
             )
-    text = body.decode("utf-8", errors="replace").strip()
+    text = clean_text(body[:_REDACT_SCAN_CHARS].decode("utf-8", errors="replace"), *secrets)
     if not text:
         return None, "(empty response body)"
     kind = "HTML page" if "html" in content_type.lower() or text.startswith("<") else "body"
-    return None, f"unexpected {kind}: {_snippet(text)}"
+    return None, f"unexpected {kind}: {_cut(text, _SNIPPET_CHARS)}"
 
 
 def error_from_response(
@@ -225,24 +406,12 @@ def error_from_response(
     Pure: reads the already-received body, never awaits.
     """
     status = response.status_code
-    error, message = parse_error_body(response.content, response.headers.get("content-type", ""))
-    message = redact(message, *secrets)
+    error, message = parse_error_body(
+        response.content, response.headers.get("content-type", ""), secrets
+    )
     if not message:
         message = response.reason_phrase or "error"
     cls = _class_for(status)
     if cls is RateLimitError:
         return RateLimitError(message, error=error, response=response, retry_after=retry_after)
     return cls(message, status_code=status, error=error, response=response)
-
-
-class APIResponseValidationError(PlannerError):
-    """A success status whose body is not the JSON the contract promises (cut, or not JSON).
-
-    Retried like a transient failure; raised once retries are spent.
-    """
-
-    def __init__(self, message: str, *, response: httpx.Response | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.response = response
-        self.status_code = response.status_code if response is not None else None

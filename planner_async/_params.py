@@ -40,7 +40,14 @@ def _moment(name: str, value: object, *, allow_date: bool) -> str | None:
                 f"{name} is a naive datetime, which is ambiguous: give it a timezone, "
                 f"e.g. {name}=datetime(..., tzinfo=timezone.utc)"
             )
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(
+                f"{name} ({value.isoformat()}) is outside the datetimes that can be "
+                "expressed in UTC (years 1 to 9999)"
+            ) from None
+        return utc.isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
         if not allow_date:
             raise TypeError(f"{name} must be a timezone-aware datetime, got a date")
@@ -62,7 +69,42 @@ def _text(name: str, value: object) -> str | None:
         raise TypeError(f"{name} must be a str, got {_type_name(value)}")
     if not value.strip():
         raise ValueError(f"{name} must not be blank")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{name} cannot be sent: character {exc.start} (U+{ord(value[exc.start]):04X}) "
+            "is a lone surrogate, which has no UTF-8 encoding"
+        ) from None
     return value
+
+
+def _categories(categories: object) -> list[str]:
+    if isinstance(categories, str | bytes) or not isinstance(categories, Sequence | set):
+        raise TypeError(
+            f"categories must be a list of str (e.g. ['Politics']), got {_type_name(categories)}"
+        )
+    return [c for c in (_text("each category", c) for c in categories) if c is not None]
+
+
+def _country(country: object) -> str:
+    code = _text("country", country)
+    assert code is not None
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise ValueError(f"country must be an ISO 3166-1 alpha-2 code like 'GB', got {code!r}")
+    return code.upper()
+
+
+def _sort_and_size(sort: object, page_size: object) -> tuple[str, int]:
+    if not isinstance(sort, str):
+        raise TypeError(f"sort must be a str, got {_type_name(sort)}")
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {list(SORTS)}, got {sort!r}")
+    if isinstance(page_size, bool) or not isinstance(page_size, int):
+        raise TypeError(f"page_size must be an int, got {_type_name(page_size)}")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+    return sort, page_size
 
 
 def list_params(
@@ -92,31 +134,11 @@ def list_params(
         params["to"] = end_s
     if (q := _text("query", query)) is not None:
         params["q"] = q
-    if categories is not None:
-        if isinstance(categories, str | bytes) or not isinstance(categories, Sequence | set):
-            raise TypeError(
-                "categories must be a list of str (e.g. ['Politics']), "
-                f"got {_type_name(categories)}"
-            )
-        cats = [_text("each category", c) for c in categories]
-        if cats:
-            params["category"] = cats
+    if categories is not None and (cats := _categories(categories)):
+        params["category"] = cats
     if country is not None:
-        code = _text("country", country)
-        assert code is not None
-        if len(code) != 2 or not code.isascii() or not code.isalpha():
-            raise ValueError(f"country must be an ISO 3166-1 alpha-2 code like 'GB', got {code!r}")
-        params["country"] = code.upper()
+        params["country"] = _country(country)
     if (since := _moment("updated_since", updated_since, allow_date=False)) is not None:
         params["updatedSince"] = since
-    if not isinstance(sort, str):
-        raise TypeError(f"sort must be a str, got {_type_name(sort)}")
-    if sort not in SORTS:
-        raise ValueError(f"sort must be one of {list(SORTS)}, got {sort!r}")
-    params["sort"] = sort
-    if isinstance(page_size, bool) or not isinstance(page_size, int):
-        raise TypeError(f"page_size must be an int, got {_type_name(page_size)}")
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
-    params["pageSize"] = page_size
+    params["sort"], params["pageSize"] = _sort_and_size(sort, page_size)
     return params
