@@ -1,104 +1,54 @@
-"""The fake Forward Planner API v2 as a plain ASGI application."""
+"""FakePlanner: the fake server's public face, assembled from its parts.
+
+The parts: :class:`Dispatcher` (ASGI, scripts, route table, faults, counting),
+:class:`AuthEndpoints` and :class:`EventEndpoints` (what each route does) over an
+:class:`EventStore`, a :class:`TokenAuthority` and two :class:`RateLimiter`.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
-from urllib.parse import parse_qs
 
-import anyio
-import attrs
 import httpx
 
+from ._auth_api import AuthEndpoints
 from ._data import generate_events
-from ._faults import FaultInjector, FaultKind, Faults
-from ._query import EventIndex, QueryError, parse_query
-from ._ratelimit import Decision, RateLimiter, RateLimitMode
+from ._dispatch import Dispatcher
+from ._events_api import EventEndpoints, PageHook
+from ._faults import FaultInjector, Faults
+from ._http import Body, FakeRequest, Receive, Reply, Scope, Send
+from ._ratelimit import RateLimiter, RateLimitMode
+from ._routes import ENDPOINTS
+from ._scripts import ScriptHandler
+from ._serve import serve
 from ._stats import FakeStats
+from ._store import EventStore, wire_event
 from ._tokens import TokenAuthority
+from ._transport import DroppingASGITransport
 
-__all__ = ["ConnectionDropped", "FakePlanner"]
-
-ENDPOINTS = ("auth", "auth.renew", "events.list", "events.get", "other")
-_PREFIX = "/api/v2"
-_REASONS = {
-    400: "Bad Request",
-    401: "Unauthorised",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    429: "Throttle Limit Reached",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-_JSON = ("content-type", "application/json")
-_HTML_PAGE = (
-    "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
-    "<body><center><h1>502 Bad Gateway</h1></center>\n<hr><center>nginx</center>\n"
-    "</body></html>\n"
-)
-
-Scope = Mapping[str, Any]
-Receive = Callable[[], Any]
-Send = Callable[[dict[str, Any]], Any]
-
-
-class ConnectionDropped(Exception):
-    """Raised by the app to say "close the connection without an answer"."""
-
-
-@attrs.define
-class _Answer:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-@attrs.define
-class _Script:
-    match: str
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-    times: int
-
-
-def _json_answer(status: int, payload: Any, headers: Sequence[tuple[str, str]] = ()) -> _Answer:
-    return _Answer(status, [_JSON, *headers], json.dumps(payload).encode())
-
-
-def _error(status: int, message: str, headers: Sequence[tuple[str, str]] = ()) -> _Answer:
-    error = _REASONS.get(status, "Error")
-    return _json_answer(status, {"error": error, "message": message}, headers)
-
-
-def _user_ids(username: str) -> tuple[int, int]:
-    digest = hashlib.sha256(username.encode()).digest()
-    return 1000 + int.from_bytes(digest[:4], "big") % 9000, 1 + digest[4] % 99
+__all__ = ["FakePlanner"]
 
 
 class FakePlanner:
     """A stateful fake Forward Planner API v2 server; an ASGI app with test controls.
 
-    Everything time-dependent (token expiry, rate-limit windows) reads ``clock``; only
-    injected latency sleeps for real. Scripted answers (:meth:`script`) come first and
-    skip authentication, rate limiting and faults; they are counted in :attr:`stats`.
+    Everything time-dependent (token expiry, rate-limit windows, ``updatedAt`` stamps)
+    reads ``clock``; only injected latency sleeps. Scripted answers (:meth:`script`,
+    :meth:`fail_next`) come first and skip authentication, rate limiting and faults;
+    they are counted in :attr:`stats` and :attr:`requests`.
 
+    ``events`` is a count of generated events, or the events themselves (wire-shaped
+    mappings, or models with ``to_dict()`` such as :class:`planner_async.Event`).
     ``restricted_ids`` plus a seeded ``restricted_share`` of the events (about 1% by
     default; pass ``restricted_share=0`` for none) answer 403 and are left out of
-    listings; :attr:`restricted_ids` tells which.
+    listings; :meth:`visible_ids` tells which ids an account sees.
 
-    A dropped connection is signalled by raising :class:`ConnectionDropped` from the
-    ASGI call: :meth:`transport` turns it into ``httpx.RemoteProtocolError`` and
-    :meth:`serve` into a closed socket; any other ASGI server would answer 500.
+    A dropped connection is signalled by raising ``ConnectionDropped`` from the ASGI
+    call: :meth:`transport` turns it into ``httpx.RemoteProtocolError`` and :meth:`serve`
+    into a closed socket; any other ASGI server would answer 500.
 
     >>> fake = FakePlanner(events=10, users={"ann": "secret"})
     >>> client = httpx.AsyncClient(transport=fake.transport(), base_url=fake.base_url)
@@ -106,7 +56,7 @@ class FakePlanner:
 
     def __init__(
         self,
-        events: int | Iterable[Mapping[str, Any]] = 2000,
+        events: int | Iterable[Any] = 2000,
         *,
         seed: int = 0,
         users: Mapping[str, str] | None = None,
@@ -122,107 +72,254 @@ class FakePlanner:
         restricted_ids: Iterable[int] = (),
         restricted_share: float = 0.01,
     ) -> None:
-        if isinstance(events, int):
-            events = generate_events(events, seed=seed)
-        self.events: list[dict[str, Any]] = [dict(e) for e in events]
-        self._by_id = {int(e["id"]): e for e in self.events}
-        pick = random.Random(f"restricted-{seed}")
-        self.restricted_ids: frozenset[int] = frozenset(restricted_ids) | {
-            event_id for event_id in sorted(self._by_id) if pick.random() < restricted_share
-        }
-        self._index = EventIndex(e for e in self.events if e["id"] not in self.restricted_ids)
-        self._users = dict(users if users is not None else {"demo": "demo-key"})
         self.clock = clock
-        self.tokens = TokenAuthority(
+        self._store = EventStore(
+            generate_events(events, seed=seed) if isinstance(events, int) else events,
+            clock=clock,
+            seed=seed,
+            restricted_ids=restricted_ids,
+            restricted_share=restricted_share,
+        )
+        self._tokens = TokenAuthority(
             clock,
             access_ttl=access_token_ttl,
             refresh_ttl=refresh_token_ttl,
             rotate=rotate_refresh_tokens,
         )
-        self.limiter = RateLimiter(rate_limits, mode=rate_limit_mode, phase=window_phase)
-        self.auth_limiter = RateLimiter(auth_rate_limits, mode=rate_limit_mode, phase=window_phase)
+        self._limiter = RateLimiter(rate_limits, mode=rate_limit_mode, phase=window_phase)
+        self._auth_limiter = RateLimiter(auth_rate_limits, mode=rate_limit_mode, phase=window_phase)
         self.stats = FakeStats()
-        self.stats.max_window_usage = self.limiter.max_sliding
-        self.stats.max_fixed_window_usage = self.limiter.max_fixed
-        self.stats.max_auth_window_usage = self.auth_limiter.max_sliding
-        self._injector = FaultInjector(faults or Faults())
-        self._scripts: list[_Script] = []
+        self.stats.max_window_usage = self._limiter.max_sliding
+        self.stats.max_fixed_window_usage = self._limiter.max_fixed
+        self.stats.max_auth_window_usage = self._auth_limiter.max_sliding
+        users = dict(users if users is not None else {"demo": "demo-key"})
+        self._auth = AuthEndpoints(users, self._tokens, self._auth_limiter, self.stats)
+        self._events = EventEndpoints(self._store, self._tokens, self._limiter)
+        self._dispatch = Dispatcher(
+            {**self._auth.handlers(), **self._events.handlers()},
+            clock=clock,
+            stats=self.stats,
+            tokens=self._tokens,
+            faults=faults or Faults(),
+        )
 
     base_url = "http://planner.test"
     """The base URL to use with :meth:`transport` (any host works)."""
 
     def __repr__(self) -> str:
         return (
-            f"FakePlanner(events={len(self.events)}, users={sorted(self._users)!r}, "
+            f"FakePlanner(events={len(self.events)}, users={sorted(self._auth.users)!r}, "
             f"faults={self.faults!r})"
         )
 
-    # -- controls ----------------------------------------------------------------------
+    # -- parts -------------------------------------------------------------------------
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event, as wire dicts (restricted ones included); change them through
+        :meth:`add_event`, :meth:`update_event` and :meth:`delete_event`."""
+        return self._store.events
+
+    @property
+    def restricted_ids(self) -> frozenset[int]:
+        """The ids that answer 403 and are left out of listings."""
+        return self._store.restricted_ids
+
+    @property
+    def tokens(self) -> TokenAuthority:
+        """The :class:`TokenAuthority` that issues and checks this fake's tokens."""
+        return self._tokens
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """The per-account :class:`RateLimiter` of the events endpoints."""
+        return self._limiter
+
+    @property
+    def auth_limiter(self) -> RateLimiter:
+        """The per-username :class:`RateLimiter` of ``/auth`` and ``/auth/renew``."""
+        return self._auth_limiter
 
     @property
     def faults(self) -> Faults:
         """The faults in force; assigning new ones restarts their seeded sequence."""
-        return self._injector.faults
+        return self._dispatch.injector.faults
 
     @faults.setter
     def faults(self, faults: Faults) -> None:
-        self._injector = FaultInjector(faults)
+        self._dispatch.injector = FaultInjector(faults)
+
+    @property
+    def requests(self) -> list[FakeRequest]:
+        """The requests received so far (the latest 100,000), oldest first.
+
+        Each is a :class:`FakeRequest`: method, path, query params, endpoint, whether a
+        bearer token came, the status answered; never a token, key or body.
+
+        >>> fake = FakePlanner(events=0)
+        >>> fake.requests
+        []
+        """
+        return list(self._dispatch.recorded)
+
+    def clear_requests(self) -> None:
+        """Forget the requests recorded so far (:attr:`stats` is kept)."""
+        self._dispatch.recorded.clear()
+
+    # -- tokens ------------------------------------------------------------------------
 
     def expire_tokens(self) -> None:
         """Invalidate every access token issued so far (refresh tokens stay valid)."""
-        self.tokens.expire_access_tokens()
+        self._tokens.revoke_access_tokens()
+
+    def revoke_access_tokens(self, username: str | None = None) -> int:
+        """Revoke the live access tokens of ``username`` (everyone's when None); return how many.
+
+        The next call with such a token gets a 401; the refresh tokens stay valid.
+        """
+        return self._tokens.revoke_access_tokens(username)
 
     def revoke_refresh_tokens(self, username: str | None = None) -> int:
         """Revoke the refresh tokens of ``username`` (everyone's when None); return how many."""
-        return self.tokens.revoke_refresh_tokens(username)
+        return self._tokens.revoke_refresh_tokens(username)
+
+    # -- scripts -----------------------------------------------------------------------
 
     def script(
         self,
         target: str,
-        status: int,
+        status: int | ScriptHandler,
         *,
-        times: int = 1,
+        times: int | None = 1,
         headers: Mapping[str, str] | None = None,
-        body: bytes | str | Mapping[str, Any] | list[Any] | None = None,
+        body: Body = None,
     ) -> None:
-        """Queue a canned answer for the next ``times`` requests matching ``target``.
+        """Queue an answer for the next ``times`` requests matching ``target``.
 
         ``target`` is an endpoint name (``"auth"``, ``"auth.renew"``, ``"events.list"``,
-        ``"events.get"``, ``"other"``) or a path prefix starting with ``/``. Without a
-        ``body``, an error status gets the standard ``{"error", "message"}`` payload and
-        any other status an empty body. Scripts are used first-queued, first-served.
+        ``"events.get"``, ``"other"``) or a path prefix starting with ``/``. ``status``
+        is a status code (with ``headers`` and ``body`` as for :class:`Reply`), or a
+        handler: it gets the :class:`FakeRequest` and returns a :class:`Reply`, a status
+        or ``(status, body[, headers])``, or None to let the real endpoint answer (a
+        None does not use up ``times``). Handlers may be ``async``. ``times=None``
+        keeps the script until :meth:`clear_scripts`. The first matching script answers.
 
         >>> fake = FakePlanner(events=0)
         >>> fake.script("events.list", 429, headers={"Retry-After": "2"})
+        >>> fake.script("events.get", lambda r: 503 if r.number % 2 else None, times=None)
         """
-        if target not in ENDPOINTS and not target.startswith("/"):
-            raise ValueError(f"target must be one of {ENDPOINTS} or a path starting with '/'")
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        out_headers = [(k.lower(), v) for k, v in (headers or {}).items()]
-        if body is None:
-            if status >= 400:
-                message = f"Scripted {status} answer."
-                if status == 429:
-                    message = "You have exceeded the rate limit. Retry after 60 seconds."
-                answer = _error(status, message)
-                data, default_type = answer.body, "application/json"
-            else:
-                data, default_type = b"", "application/json"
-        elif isinstance(body, bytes):
-            data, default_type = body, "application/octet-stream"
-        elif isinstance(body, str):
-            data, default_type = body.encode(), "text/plain; charset=utf-8"
-        else:
-            data, default_type = json.dumps(body).encode(), "application/json"
-        if not any(k == "content-type" for k, _ in out_headers):
-            out_headers.insert(0, ("content-type", default_type))
-        self._scripts.append(_Script(target, status, out_headers, data, times))
+        if callable(status):
+            if headers is not None or body is not None:
+                raise TypeError("headers and body come from the handler's reply")
+            self._dispatch.scripts.add(target, status, times=times)
+            return
+        self._dispatch.scripts.add(target, Reply(status, body, headers), times=times)
+
+    def fail_next(
+        self,
+        count: int = 1,
+        *,
+        status: int = 503,
+        retry_after: float | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        """Answer the next ``count`` requests (on ``endpoint``, else any) with ``status``.
+
+        ``retry_after`` adds a ``Retry-After`` header (seconds). The answers are the
+        contract's JSON errors and skip the real endpoint entirely.
+
+        >>> fake = FakePlanner(events=0)
+        >>> fake.fail_next(2, status=429, retry_after=1, endpoint="events.list")
+        """
+        if status < 400:
+            raise ValueError(f"status must be an error status (>= 400), not {status}")
+        if endpoint is not None and endpoint not in ENDPOINTS:
+            raise ValueError(f"endpoint must be one of {ENDPOINTS}, not {endpoint!r}")
+        headers = {} if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+        self.script(endpoint or "/", status, times=count, headers=headers)
+
+    def clear_scripts(self) -> None:
+        """Drop every queued script (and every pending :meth:`fail_next`)."""
+        self._dispatch.scripts.clear()
+
+    # -- events ------------------------------------------------------------------------
+
+    def visible_ids(self, username: str = "demo", *, sort: str = "startDate") -> list[int]:
+        """The event ids ``username`` can see, in the listing's order for ``sort``.
+
+        >>> fake = FakePlanner(events=[{"id": 2, "title": "b"}, {"id": 1, "title": "a"}])
+        >>> fake.visible_ids()
+        [1, 2]
+        """
+        if username not in self._auth.users:
+            raise ValueError(f"no account {username!r} on this fake")
+        return self._store.visible_ids(sort)
+
+    def event(self, event_id: int) -> dict[str, Any] | None:
+        """A copy of event ``event_id`` as the wire shows it (restricted or not), or None."""
+        event = self._store.get(event_id)
+        return None if event is None else dict(event)
+
+    def add_event(
+        self, event: Any = None, /, *, restricted: bool = False, **fields: Any
+    ) -> dict[str, Any]:
+        """Add an event (a wire mapping or a model, and/or wire ``fields``); return it.
+
+        A missing ``id`` is the highest id + 1; ``updatedAt`` (and a missing
+        ``createdAt``) is the clock's now. ``restricted=True`` makes it answer 403.
+
+        >>> FakePlanner(events=0).add_event(id=7, title="Budget")["id"]
+        7
+        """
+        data: dict[str, Any] = {}
+        if event is not None:
+            data.update(wire_event(event))
+        data.update(fields)
+        return self._store.add(data, restricted=restricted)
+
+    def update_event(self, event_id: int, /, **fields: Any) -> dict[str, Any]:
+        """Change wire ``fields`` of an event (``title=...``); return the new version.
+
+        ``updatedAt`` becomes the clock's now, or 1 ms after its previous value when the
+        clock has not moved past it, so every change is a new ``(id, updatedAt)``
+        version. Pass ``updatedAt`` to stamp a later time of your own choosing.
+
+        >>> fake = FakePlanner(events=[{"id": 1, "title": "a"}])
+        >>> fake.update_event(1, title="b")["title"]
+        'b'
+        """
+        return self._store.update(event_id, fields)
+
+    def delete_event(self, event_id: int, /) -> dict[str, Any]:
+        """Remove an event (it then answers 404 and leaves listings); return what it was."""
+        return self._store.delete(event_id)
+
+    def on_page(self, hook: PageHook) -> PageHook:
+        """Call ``hook(request, page)`` after each listing page is computed, before it goes.
+
+        ``page`` is the JSON body about to be sent; the hook (plain or ``async``) may
+        change events, and the next page sees the change. Usable as a decorator.
+
+        >>> fake = FakePlanner(events=5)
+        >>> @fake.on_page
+        ... def bump(request, page):
+        ...     fake.update_event(page["items"][0]["id"], title="changed")
+        """
+        self._events.page_hooks.append(hook)
+        return hook
+
+    def remove_page_hook(self, hook: PageHook) -> None:
+        """Stop calling ``hook`` (ValueError when it is not installed)."""
+        self._events.page_hooks.remove(hook)
+
+    # -- serving -----------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point (``http`` and ``lifespan`` scopes)."""
+        await self._dispatch(scope, receive, send)
 
     def transport(self) -> httpx.AsyncBaseTransport:
         """An httpx transport that calls this app in-process, turning drops into errors."""
-        from ._transport import DroppingASGITransport
-
         return DroppingASGITransport(self)
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> AbstractAsyncContextManager[str]:
@@ -234,215 +331,4 @@ class FakePlanner:
         ...     async with FakePlanner().serve() as base_url:
         ...         ...
         """
-        from ._serve import serve
-
         return serve(self, host=host, port=port)
-
-    # -- ASGI --------------------------------------------------------------------------
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The ASGI entry point (``http`` and ``lifespan`` scopes)."""
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-        answer = await self._answer(scope, body)
-        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]
-        headers.append((b"content-length", str(len(answer.body)).encode()))
-        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer.body, "more_body": False})
-
-    async def _answer(self, scope: Scope, body: bytes) -> _Answer:
-        method: str = scope["method"]
-        path: str = scope["path"]
-        endpoint, allowed = self._route(path)
-        self.stats.total_requests += 1
-
-        script = self._take_script(endpoint, path)
-        if script is not None:
-            return self._count(endpoint, _Answer(script.status, list(script.headers), script.body))
-        if allowed is None:
-            return self._count(endpoint, _error(404, f"No endpoint at {path}."))
-        if method != allowed:
-            answer = _error(405, f"{method} is not allowed on {path}.", [("allow", allowed)])
-            return self._count(endpoint, answer)
-
-        now = self.clock()
-        host = (scope.get("client") or ("unknown", 0))[0]
-        if endpoint.startswith("auth"):
-            answer = self._auth(endpoint, body, now, f"addr:{host}")
-        else:
-            answer = self._events(scope, endpoint, path, now, f"addr:{host}")
-
-        if not self._injector.applies_to(endpoint):
-            return self._count(endpoint, answer)
-        outcome = self._injector.draw()
-        if outcome.delay > 0:
-            await anyio.sleep(outcome.delay)
-        if outcome.kind is not FaultKind.NONE:
-            self.stats.faults[outcome.kind.value] += 1
-        if outcome.kind is FaultKind.DROP:
-            self.stats.dropped += 1
-            self.stats.requests[(endpoint, 0)] += 1
-            raise ConnectionDropped(path)
-        rate_headers = [(k, v) for k, v in answer.headers if k.lower().startswith("x-rate-limit")]
-        if outcome.kind is FaultKind.ERROR:
-            message = "The server failed to answer; please retry later."
-            answer = _error(outcome.status, message, rate_headers)
-        elif outcome.kind is FaultKind.HTML:
-            page = _HTML_PAGE.encode()
-            answer = _Answer(502, [("content-type", "text/html; charset=utf-8")], page)
-        elif outcome.kind is FaultKind.TRUNCATE:
-            answer = _Answer(answer.status, answer.headers, answer.body[: len(answer.body) // 2])
-        return self._count(endpoint, answer)
-
-    def _count(self, endpoint: str, answer: _Answer) -> _Answer:
-        self.stats.requests[(endpoint, answer.status)] += 1
-        if answer.status == 429:
-            self.stats.rate_limited += 1
-        return answer
-
-    @staticmethod
-    def _route(path: str) -> tuple[str, str | None]:
-        """Return ``(endpoint name, allowed method)``; the method is None for no route."""
-        if path == f"{_PREFIX}/auth":
-            return "auth", "POST"
-        if path == f"{_PREFIX}/auth/renew":
-            return "auth.renew", "POST"
-        if path == f"{_PREFIX}/events":
-            return "events.list", "GET"
-        head, _, tail = path.rpartition("/")
-        if head == f"{_PREFIX}/events" and tail.isdigit() and tail.isascii():
-            return "events.get", "GET"
-        return "other", None
-
-    def _take_script(self, endpoint: str, path: str) -> _Script | None:
-        for script in self._scripts:
-            if script.match == endpoint or (
-                script.match.startswith("/") and path.startswith(script.match)
-            ):
-                script.times -= 1
-                if script.times == 0:
-                    self._scripts.remove(script)
-                return script
-        return None
-
-    # -- auth --------------------------------------------------------------------------
-
-    def _auth(self, endpoint: str, body: bytes, now: float, address: str) -> _Answer:
-        try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            payload = None
-        if not isinstance(payload, dict):
-            payload = None
-        key = address
-        if payload is not None and endpoint == "auth":
-            username = payload.get("username")
-            key = f"user:{username}" if isinstance(username, str) else address
-        elif payload is not None:
-            token = payload.get("refreshToken")
-            user = self.tokens.refresh_owner(token) if isinstance(token, str) else None
-            key = f"user:{user}" if user is not None else address
-        decision = self.auth_limiter.hit(key, now=now)
-        limited = self._limited(decision)
-        if limited is not None:
-            return limited
-        rate = self._rate_headers(self.auth_limiter, decision)
-        if payload is None:
-            return _error(400, "The request body must be a JSON object.", rate)
-        if endpoint == "auth":
-            return self._login(payload, rate)
-        return self._renew(payload, rate)
-
-    def _login(self, payload: Mapping[str, Any], rate: list[tuple[str, str]]) -> _Answer:
-        username, password = payload.get("username"), payload.get("password")
-        if not isinstance(username, str) or not isinstance(password, str):
-            return _error(400, "Both 'username' and 'password' must be strings.", rate)
-        expected = self._users.get(username)
-        if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
-            return _error(401, "Invalid username or password.", rate)
-        access, refresh = self.tokens.issue(username)
-        self.stats.logins += 1
-        return _json_answer(200, self._session(username, access, refresh), rate)
-
-    def _renew(self, payload: Mapping[str, Any], rate: list[tuple[str, str]]) -> _Answer:
-        token = payload.get("refreshToken")
-        if not isinstance(token, str):
-            return _error(400, "'refreshToken' must be a string.", rate)
-        renewed = self.tokens.renew(token)
-        if renewed is None:
-            return _error(401, "The refresh token is invalid, expired or revoked.", rate)
-        self.stats.renewals += 1
-        return _json_answer(200, self._session(*renewed), rate)
-
-    @staticmethod
-    def _session(username: str, access: str, refresh: str) -> dict[str, Any]:
-        user_id, product_id = _user_ids(username)
-        return {
-            "userId": user_id,
-            "productId": product_id,
-            "email": f"{username}@example.com",
-            "token": access,
-            "refreshToken": refresh,
-        }
-
-    # -- events ------------------------------------------------------------------------
-
-    def _events(self, scope: Scope, endpoint: str, path: str, now: float, address: str) -> _Answer:
-        authorization = ""
-        for name, value in scope.get("headers", ()):
-            if name.lower() == b"authorization":
-                authorization = value.decode("latin-1")
-        scheme, _, token = authorization.strip().partition(" ")
-        username: str | None = None
-        problem: str | None = "Missing bearer token."
-        if scheme.lower() == "bearer" and token.strip():
-            username, problem = self.tokens.check(token.strip())
-        decision = self.limiter.hit(f"user:{username}" if username else address, now=now)
-        limited = self._limited(decision)
-        if limited is not None:
-            return limited
-        rate = self._rate_headers(self.limiter, decision)
-        if problem is not None:
-            return _error(401, problem, [*rate, ("www-authenticate", "Bearer")])
-        if endpoint == "events.get":
-            event_id = int(path.rpartition("/")[2])
-            if event_id not in self._by_id:
-                return _error(404, f"Event {event_id} does not exist.", rate)
-            if event_id in self.restricted_ids:
-                return _error(403, f"You may not view event {event_id}.", rate)
-            return _json_answer(200, self._by_id[event_id], rate)
-        params = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-        try:
-            query = parse_query(params)
-        except QueryError as exc:
-            return _error(400, str(exc), rate)
-        return _json_answer(200, self._index.page(query), rate)
-
-    # -- rate limits -------------------------------------------------------------------
-
-    @staticmethod
-    def _rate_headers(limiter: RateLimiter, decision: Decision) -> list[tuple[str, str]]:
-        return decision.headers() if limiter.limits else []
-
-    def _limited(self, decision: Decision) -> _Answer | None:
-        if decision.allowed:
-            return None
-        wait = decision.headers()[-1][1]
-        message = f"You have exceeded the rate limit. Retry after {wait} seconds."
-        return _error(429, message, decision.headers())

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import anyio.lowlevel
+
 __all__ = ["ManualClock"]
 
 
 class ManualClock:
     """A clock that only moves when told to: call it for epoch seconds.
+
+    Give a client ``clock=clock`` and ``sleep=clock.sleep``, and its back-off and quota
+    waits move this clock instead of taking real time.
 
     >>> clock = ManualClock(start=100.0)
     >>> clock.advance(5)
@@ -27,6 +32,18 @@ class ManualClock:
         if seconds < 0:
             raise ValueError("a ManualClock does not go backwards; use set() for that")
         self._now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        """Advance the clock by ``seconds`` (negative counts as 0), then yield once.
+
+        >>> import anyio
+        >>> clock = ManualClock(start=0.0)
+        >>> anyio.run(clock.sleep, 2.5)
+        >>> clock()
+        2.5
+        """
+        self._now += max(0.0, float(seconds))
+        await anyio.lowlevel.checkpoint()
 
     def set(self, t: float) -> None:
         """Jump to the epoch time ``t`` (any direction)."""

@@ -139,15 +139,34 @@ def _row(event: Mapping[str, Any]) -> _Row:
 
 
 class EventIndex:
-    """The events a listing can show, pre-parsed once for filtering and sorting."""
+    """The events a listing can show, pre-parsed for filtering and sorting.
+
+    Rows are kept by id, so an event can be replaced (:meth:`put`) or removed
+    (:meth:`remove`) while listings go on; the next page sees the change.
+    """
 
     __slots__ = ("_rows",)
 
     def __init__(self, events: Iterable[Mapping[str, Any]]) -> None:
-        self._rows = [_row(e) for e in events]
+        self._rows: dict[int, _Row] = {}
+        for event in events:
+            self.put(event)
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    def put(self, event: Mapping[str, Any]) -> None:
+        """Add ``event`` or replace the event with its id."""
+        row = _row(event)
+        self._rows[row.id] = row
+
+    def remove(self, event_id: int) -> None:
+        """Forget the event ``event_id`` (nothing happens when it is not there)."""
+        self._rows.pop(event_id, None)
+
+    def ids(self, sort: str = "startDate") -> list[int]:
+        """Every id, in the listing's order for ``sort``."""
+        return [row.id for row in self._sorted(list(self._rows.values()), sort)]
 
     def _matches(self, row: _Row, query: EventQuery) -> bool:
         if query.start is not None and (row.end is None or row.end < query.start):
@@ -165,11 +184,10 @@ class EventIndex:
             and (row.updated is None or row.updated < query.updated_since)
         )
 
-    def page(self, query: EventQuery) -> dict[str, Any]:
-        """Return the listing body for ``query``: ``items``, ``page``, ``pageSize``, totals."""
-        rows = [r for r in self._rows if self._matches(r, query)]
-        field = "start" if query.sort.lstrip("-") == "startDate" else "updated"
-        sign = -1.0 if query.sort.startswith("-") else 1.0
+    @staticmethod
+    def _sorted(rows: list[_Row], sort: str) -> list[_Row]:
+        field = "start" if sort.lstrip("-") == "startDate" else "updated"
+        sign = -1.0 if sort.startswith("-") else 1.0
 
         def key(row: _Row) -> tuple[bool, float, int]:
             value = getattr(row, field)
@@ -177,6 +195,11 @@ class EventIndex:
             return (value is None, sign * value if value is not None else 0.0, row.id)
 
         rows.sort(key=key)
+        return rows
+
+    def page(self, query: EventQuery) -> dict[str, Any]:
+        """Return the listing body for ``query``: ``items``, ``page``, ``pageSize``, totals."""
+        rows = self._sorted([r for r in self._rows.values() if self._matches(r, query)], query.sort)
         first = (query.page - 1) * query.page_size
         return {
             "items": [dict(r.event) for r in rows[first : first + query.page_size]],

@@ -15,13 +15,13 @@ from typing import Literal
 
 import attrs
 
-__all__ = ["Decision", "RateLimitMode", "RateLimiter"]
+__all__ = ["RateDecision", "RateLimitMode", "RateLimiter"]
 
 RateLimitMode = Literal["sliding", "fixed"]
 
 
 @attrs.frozen
-class Decision:
+class RateDecision:
     """What the limiter says about one request.
 
     ``allowed`` false means a 429 with ``retry_after`` seconds. ``limit``, ``remaining``
@@ -109,7 +109,7 @@ class RateLimiter:
         end = (window.fixed_index + 1) * period + self.phase
         return used, (end - now) if used else 0.0
 
-    def hit(self, key: str, *, now: float) -> Decision:
+    def hit(self, key: str, *, now: float) -> RateDecision:
         """Stamp a request of ``key`` arriving at ``now`` unless it is over a limit."""
         windows = self._keys.get(key)
         if windows is None:
@@ -133,10 +133,10 @@ class RateLimiter:
                 used, frees_in = self._usage(window, *lp, now)
                 usage.append((lp[0], used, frees_in))
         if not usage:
-            return Decision(allowed=True, retry_after=0.0, limit=0, remaining=0, reset=0.0)
+            return RateDecision(allowed=True, retry_after=0.0, limit=0, remaining=0, reset=0.0)
         # The window closest to its limit: fewest remaining, then the longest wait.
         limit, used, frees_in = min(usage, key=lambda u: (u[0] - u[1], -u[2]))
-        return Decision(
+        return RateDecision(
             allowed=allowed,
             retry_after=retry_after if not allowed else 0.0,
             limit=limit,

@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
-from ._app import ConnectionDropped
-
-if TYPE_CHECKING:
-    from ._app import FakePlanner, Receive, Scope, Send
+from ._http import ASGIApp, ConnectionDropped, Receive, Scope, Send
 
 __all__ = ["serve"]
 
@@ -37,32 +34,39 @@ class _DroppingApp:
     ``Content-Length`` it never fulfils, which uvicorn also ends by closing the socket.
     """
 
-    def __init__(self, app: FakePlanner) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await self.app(scope, receive, send)
         except ConnectionDropped:
-            cycle = getattr(send, "__self__", None)
-            transport = getattr(cycle, "transport", None)
-            if cycle is not None and transport is not None and hasattr(cycle, "disconnected"):
-                transport.close()
-                for _ in range(100):
-                    if cycle.disconnected:
-                        return
-                    await anyio.sleep(0.001)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-length", b"1024"), (b"connection", b"close")],
-                }
-            )
+            if not await _close_socket(send):
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [(b"content-length", b"1024"), (b"connection", b"close")],
+                    }
+                )
+
+
+async def _close_socket(send: Send) -> bool:
+    """Close the connection under uvicorn's ``send``; True once uvicorn has noticed."""
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if cycle is None or transport is None or not hasattr(cycle, "disconnected"):
+        return False
+    transport.close()
+    for _ in range(100):
+        if cycle.disconnected:
+            return True
+        await anyio.sleep(0.001)
+    return False
 
 
 @contextlib.asynccontextmanager
-async def serve(app: FakePlanner, *, host: str, port: int) -> AsyncIterator[str]:
+async def serve(app: ASGIApp, *, host: str, port: int) -> AsyncIterator[str]:
     """Run ``app`` under uvicorn on ``host:port`` (0: any free port); yield the base URL."""
     try:
         asyncio.get_running_loop()

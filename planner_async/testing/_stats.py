@@ -14,8 +14,10 @@ class FakeStats:
       ``"auth.renew"``, ``"events.list"``, ``"events.get"`` and ``"other"``; a dropped
       connection is counted with status ``0``.
     - ``total_requests``, ``logins``, ``renewals`` (successful ones), ``rate_limited``
-      (429s served, scripted ones included), ``dropped``, ``faults`` (``Counter`` by kind:
-      ``"drop"``, ``"error"``, ``"html"``, ``"truncate"``).
+      (429s served, scripted and burst ones included), ``dropped``, ``faults``
+      (``Counter`` of the faults injected by :class:`Faults`, by kind: ``"drop"``,
+      ``"error"`` (a JSON 5xx), ``"html"`` (an HTML 502), ``"truncate"``, ``"spike"``,
+      ``"revoke_access"``, ``"revoke_refresh"``, ``"burst_429"``).
     - ``max_window_usage``: per account window ``(limit, period)``, the most requests one
       account ever had counted in any sliding window ``(t - period, t]``;
       ``max_fixed_window_usage``: the same for fixed windows (aligned at the server's

@@ -26,6 +26,10 @@ def _unb64(text: str) -> bytes:
 class TokenAuthority:
     """Issues, checks, renews and revokes tokens; pure bookkeeping, no I/O.
 
+    A :class:`FakePlanner` keeps one as :attr:`FakePlanner.tokens`; tests mostly use the
+    fake's own controls (``expire_tokens()``, ``revoke_access_tokens()``,
+    ``revoke_refresh_tokens()``) and read :meth:`claims` or :meth:`check` here.
+
     Access tokens are ``header.payload.signature`` (HS256) with ``sub``, ``iat``, ``exp``
     and a unique ``jti``. The server also remembers every live ``jti``, so that
     :meth:`expire_access_tokens` can kill them all before their ``exp``.
@@ -146,6 +150,13 @@ class TokenAuthority:
     def expire_access_tokens(self) -> None:
         """Invalidate every access token issued so far."""
         self._access.clear()
+
+    def revoke_access_tokens(self, username: str | None = None) -> int:
+        """Revoke the live access tokens of ``username`` (all users when None); return how many."""
+        doomed = [j for j, (user, _) in self._access.items() if username in (None, user)]
+        for jti in doomed:
+            del self._access[jti]
+        return len(doomed)
 
     def revoke_refresh_tokens(self, username: str | None = None) -> int:
         """Revoke the refresh tokens of ``username`` (all users when None); return how many."""

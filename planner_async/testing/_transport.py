@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import httpx
 
-from ._app import ConnectionDropped
-
-if TYPE_CHECKING:
-    from ._app import FakePlanner
+from ._http import ASGIApp, ConnectionDropped
 
 __all__ = ["DroppingASGITransport"]
 
 
 class DroppingASGITransport(httpx.AsyncBaseTransport):
-    """``httpx.ASGITransport`` over a :class:`FakePlanner`, where a drop is a real error.
+    """``httpx.ASGITransport`` over a fake app (a :class:`FakePlanner`); drops are errors.
 
     A dropped connection surfaces as ``httpx.RemoteProtocolError`` ("Server disconnected
     without sending a response."), as httpx reports it over a real socket.
     """
 
-    def __init__(self, app: FakePlanner) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self._inner = httpx.ASGITransport(app=app)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
