@@ -1,4 +1,16 @@
-"""Shared fixtures: an in-process fake server and clients wired to it."""
+"""Shared fixtures: the anyio backends, an in-process fake server and clients wired to it.
+
+Async tests choose their backends with one marker, on a module or on a test (the
+closest one wins); without it they run on asyncio::
+
+    pytestmark = [pytest.mark.anyio, pytest.mark.backends("asyncio", "trio")]
+
+    @pytest.mark.backends("trio-virtual")  # trio on MockClock(autojump_threshold=0)
+    async def test_waits_out_a_long_retry_after() -> None: ...
+
+``"trio-virtual"`` runs the test on trio with a fresh ``trio.testing.MockClock`` whose
+time jumps ahead whenever every task is waiting, so sleeps of minutes take no real time.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +19,55 @@ from typing import Any
 
 import httpx
 import pytest
+import trio.testing
 
 from planner_async import PlannerClient
 from planner_async.testing import FakePlanner, ManualClock
 
 from support import NO_WAIT, ClientFactory
 
+BACKENDS = ("asyncio", "trio", "trio-virtual")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``backends`` marker."""
+    config.addinivalue_line(
+        "markers",
+        "backends(*names): run the anyio test on these backends: "
+        f"{', '.join(BACKENDS)} (trio on a MockClock); asyncio when absent",
+    )
+
+
+def _parametrized_directly(metafunc: pytest.Metafunc) -> bool:
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+        if "anyio_backend" in (
+            names.replace(" ", "").split(",") if isinstance(names, str) else names
+        ):
+            return True
+    return False
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that uses ``anyio_backend`` on the backends its marker names."""
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is None or "anyio_backend" not in metafunc.fixturenames:
+        return
+    if _parametrized_directly(metafunc):
+        return
+    unknown = [name for name in marker.args if name not in BACKENDS]
+    if unknown or not marker.args:
+        raise pytest.UsageError(f"backends() takes some of {BACKENDS}, not {marker.args!r}")
+    metafunc.parametrize("anyio_backend", marker.args, indirect=True)
+
 
 @pytest.fixture
-def anyio_backend() -> str:
-    """Async tests run on asyncio unless a module asks for more."""
-    return "asyncio"
+def anyio_backend(request: pytest.FixtureRequest) -> Any:
+    """The anyio backend of one test run (see the module docstring); asyncio by default."""
+    name = getattr(request, "param", "asyncio")
+    if name == "trio-virtual":
+        return ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})
+    return name
 
 
 @pytest.fixture

@@ -12,19 +12,12 @@ from planner_async.testing import FakePlanner, ManualClock
 
 from support import ClientFactory, GatedTransport
 
-pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """The token machinery runs on both backends."""
-    return str(request.param)
+pytestmark = [pytest.mark.anyio, pytest.mark.backends("asyncio", "trio")]
 
 
 def visible_ids(fake: FakePlanner, count: int) -> list[int]:
     """The first ``count`` event ids that the account may see."""
-    ids = [int(e["id"]) for e in fake.events if e["id"] not in fake.restricted_ids]
-    return ids[:count]
+    return fake.visible_ids("demo")[:count]
 
 
 async def gather_gets(client_get: object, ids: list[int]) -> list[object]:

@@ -35,10 +35,6 @@ from support import BASE, NO_WAIT, event_json, mocked_api
 
 pytestmark = pytest.mark.anyio
 
-VIRTUAL = pytest.param(
-    ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)}), id="trio-virtual-time"
-)
-
 
 @pytest.fixture
 async def api() -> AsyncIterator[tuple[respx.MockRouter, httpx.AsyncClient]]:
@@ -54,7 +50,7 @@ def client_for(http: httpx.AsyncClient, **kwargs: object) -> PlannerClient:
     return PlannerClient("demo", "demo-key", base_url=BASE, http_client=http, **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("anyio_backend", [VIRTUAL])
+@pytest.mark.backends("trio-virtual")
 async def test_429_with_retry_after_seconds_is_waited_out(api):
     """A 429 with ``Retry-After: 120`` is retried once 120 s have passed."""
     router, http = api
@@ -73,7 +69,7 @@ async def test_429_with_retry_after_seconds_is_waited_out(api):
     assert 1 == client.stats.rate_limited
 
 
-@pytest.mark.parametrize("anyio_backend", [VIRTUAL])
+@pytest.mark.backends("trio-virtual")
 async def test_429_with_retry_after_http_date_is_waited_out(api):
     """A 429 whose Retry-After is an HTTP date waits until that date."""
     router, http = api
@@ -91,7 +87,7 @@ async def test_429_with_retry_after_http_date_is_waited_out(api):
     assert 28 <= trio.current_time() - started <= 31
 
 
-@pytest.mark.parametrize("anyio_backend", [VIRTUAL])
+@pytest.mark.backends("trio-virtual")
 async def test_429_pauses_every_caller_of_the_client(api):
     """After one 429, no request of the client is sent before its Retry-After has passed."""
     router, http = api
@@ -217,7 +213,7 @@ async def test_connection_errors_exhaust_into_api_connection_error(api):
         await client_for(http, max_retries=1).events.get(7)
 
 
-@pytest.mark.parametrize("anyio_backend", [VIRTUAL])
+@pytest.mark.backends("trio-virtual")
 async def test_backoff_waits_grow_and_are_capped(api):
     """Without jitter, waits double from wait_initial and stop at wait_max."""
     router, http = api
@@ -235,7 +231,7 @@ async def test_backoff_waits_grow_and_are_capped(api):
     assert [1.0, 2.0, 4.0, 4.0, 4.0] == gaps
 
 
-@pytest.mark.parametrize("anyio_backend", [VIRTUAL])
+@pytest.mark.backends("trio-virtual")
 async def test_max_wait_raises_at_once_without_a_request(api):
     """With max_wait=5, a 60 s cool-down makes the next call raise RateLimitError at once."""
     router, http = api

@@ -19,22 +19,12 @@ from planner_async.testing import FakePlanner
 
 from support import BASE, NO_WAIT, ClientFactory, mocked_api
 
-pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Listing and getting run on both backends."""
-    return str(request.param)
+pytestmark = [pytest.mark.anyio, pytest.mark.backends("asyncio", "trio")]
 
 
 def listed_ids(fake: FakePlanner) -> list[int]:
     """The ids the fake lists by default: visible events sorted by start, then id."""
-    from planner_async.testing._data import parse_instant
-
-    visible = [e for e in fake.events if e["id"] not in fake.restricted_ids]
-    visible.sort(key=lambda e: (parse_instant(e["startDate"]), e["id"]))
-    return [int(e["id"]) for e in visible]
+    return fake.visible_ids("demo")
 
 
 async def test_paging_yields_every_event_once_in_order(
@@ -158,7 +148,7 @@ async def test_bad_event_id_raises_before_any_request(
 
 async def test_get_returns_a_typed_event(fake: FakePlanner, make_client: ClientFactory):
     """events.get returns the Event with its fields structured."""
-    event_id = next(int(e["id"]) for e in fake.events if e["id"] not in fake.restricted_ids)
+    event_id = fake.visible_ids("demo")[0]
     event = await make_client().events.get(event_id)
     assert isinstance(event, Event)
     assert event_id == event.id

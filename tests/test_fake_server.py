@@ -15,7 +15,7 @@ import pytest
 
 from planner_async.testing import FakePlanner, FakeStats, Faults, ManualClock, generate_events
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.backends("asyncio", "trio")]
 
 T0 = 1_790_000_000.0  # divisible by 10 and 60: fixed windows start here
 AUTH = "/api/v2/auth"
@@ -23,13 +23,7 @@ RENEW = "/api/v2/auth/renew"
 EVENTS = "/api/v2/events"
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Run each async test on asyncio and on trio."""
-    return str(request.param)
-
-
-asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
+asyncio_only = pytest.mark.backends("asyncio")
 
 
 def make_fake(**kwargs: Any) -> FakePlanner:
@@ -697,7 +691,7 @@ async def test_serve_answers_over_a_socket_and_drops_connections() -> None:
     assert base_url.startswith("http://127.0.0.1:")
 
 
-@pytest.mark.parametrize("anyio_backend", ["trio"])
+@pytest.mark.backends("trio")
 async def test_serve_refuses_trio() -> None:
     """serve() says clearly that it needs asyncio."""
     with pytest.raises(RuntimeError, match="asyncio"):

@@ -10,7 +10,6 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
-import trio.testing
 
 from planner_async._exceptions import RateLimitError
 from planner_async._limiter import Permit, QuotaLimiter
@@ -18,14 +17,7 @@ from planner_async._limiter import Permit, QuotaLimiter
 P = 0.1  # a window's period, in (real or virtual) seconds
 TOL = 0.05  # scheduling slack on the real asyncio clock
 
-pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> Any:
-    if request.param == "trio":
-        return ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})
-    return "asyncio"
+pytestmark = [pytest.mark.anyio, pytest.mark.backends("asyncio", "trio-virtual")]
 
 
 def used(limiter: QuotaLimiter) -> list[int]:

@@ -58,7 +58,7 @@ async def test_another_consumer_of_the_account_is_taken_into_account():
     ours = PlannerClient(
         "demo", "demo-key", base_url=fake.base_url, http_client=http, rate_limits=[(10, 1.0)]
     )
-    ids = [int(e["id"]) for e in fake.events if e["id"] not in fake.restricted_ids]
+    ids = fake.visible_ids("demo")
     await ours.events.get(ids[0])  # 1 used; the server says 9 remain
     for event_id in ids[1:7]:  # another consumer spends 6 behind our back
         await other.events.get(event_id)
