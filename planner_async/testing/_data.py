@@ -44,14 +44,18 @@ def parse_instant(text: str, *, end_of_day: bool = False) -> float:
     return moment.timestamp()
 
 
-# (venue, city, region, country, timezone, standard offset hours, summer offset hours)
-_PLACES: tuple[tuple[str, str, str | None, str, str, int, int], ...] = (
-    ("House of Commons", "London", "Greater London", "GB", "Europe/London", 0, 1),
-    ("ExCeL London", "London", "Greater London", "GB", "Europe/London", 0, 1),
-    ("Wembley Stadium", "London", "Greater London", "GB", "Europe/London", 0, 1),
-    ("Manchester Central", "Manchester", "Greater Manchester", "GB", "Europe/London", 0, 1),
-    (
-        "Edinburgh International Conference Centre",
+# venue -> (city, region, country, timezone, standard offset hours, summer offset hours)
+_PLACES: dict[str, tuple[str, str | None, str, str, int, int]] = {
+    "House of Commons": ("London", "Greater London", "GB", "Europe/London", 0, 1),
+    "ExCeL London": ("London", "Greater London", "GB", "Europe/London", 0, 1),
+    "Wembley Stadium": ("London", "Greater London", "GB", "Europe/London", 0, 1),
+    "Twickenham Stadium": ("London", "Greater London", "GB", "Europe/London", 0, 1),
+    "Royal Albert Hall": ("London", "Greater London", "GB", "Europe/London", 0, 1),
+    "Royal Society": ("London", "Greater London", "GB", "Europe/London", 0, 1),
+    "Bank of England": ("London", "Greater London", "GB", "Europe/London", 0, 1),
+    "Buckingham Palace": ("London", "Greater London", "GB", "Europe/London", 0, 1),
+    "Manchester Central": ("Manchester", "Greater Manchester", "GB", "Europe/London", 0, 1),
+    "Edinburgh International Conference Centre": (
         "Edinburgh",
         "Scotland",
         "GB",
@@ -59,16 +63,20 @@ _PLACES: tuple[tuple[str, str, str | None, str, str, int, int], ...] = (
         0,
         1,
     ),
-    ("Principality Stadium", "Cardiff", "Wales", "GB", "Europe/London", 0, 1),
-    ("Convention Centre Dublin", "Dublin", "Leinster", "IE", "Europe/Dublin", 0, 1),
-    ("Berlaymont", "Brussels", "Brussels-Capital", "BE", "Europe/Brussels", 1, 2),
-    ("Messe Berlin", "Berlin", "Berlin", "DE", "Europe/Berlin", 1, 2),
-    ("Palais des Congrès", "Paris", "Île-de-France", "FR", "Europe/Paris", 1, 2),
-    ("IFEMA", "Madrid", "Community of Madrid", "ES", "Europe/Madrid", 1, 2),
-    ("RAI Amsterdam", "Amsterdam", "North Holland", "NL", "Europe/Amsterdam", 1, 2),
-    ("Fiera Milano", "Milan", "Lombardy", "IT", "Europe/Rome", 1, 2),
-    (
-        "United States Capitol",
+    "Palace of Holyroodhouse": ("Edinburgh", "Scotland", "GB", "Europe/London", 0, 1),
+    "Principality Stadium": ("Cardiff", "Wales", "GB", "Europe/London", 0, 1),
+    "Convention Centre Dublin": ("Dublin", "Leinster", "IE", "Europe/Dublin", 0, 1),
+    "Croke Park": ("Dublin", "Leinster", "IE", "Europe/Dublin", 0, 1),
+    "Berlaymont": ("Brussels", "Brussels-Capital", "BE", "Europe/Brussels", 1, 2),
+    "Messe Berlin": ("Berlin", "Berlin", "DE", "Europe/Berlin", 1, 2),
+    "European Central Bank": ("Frankfurt", "Hesse", "DE", "Europe/Berlin", 1, 2),
+    "Palais des Congrès": ("Paris", "Île-de-France", "FR", "Europe/Paris", 1, 2),
+    "Stade de France": ("Paris", "Île-de-France", "FR", "Europe/Paris", 1, 2),
+    "Palais des Nations": ("Geneva", "Geneva", "CH", "Europe/Zurich", 1, 2),
+    "IFEMA": ("Madrid", "Community of Madrid", "ES", "Europe/Madrid", 1, 2),
+    "RAI Amsterdam": ("Amsterdam", "North Holland", "NL", "Europe/Amsterdam", 1, 2),
+    "Fiera Milano": ("Milan", "Lombardy", "IT", "Europe/Rome", 1, 2),
+    "United States Capitol": (
         "Washington",
         "District of Columbia",
         "US",
@@ -76,11 +84,52 @@ _PLACES: tuple[tuple[str, str, str | None, str, str, int, int], ...] = (
         -5,
         -4,
     ),
-    ("Javits Center", "New York", "New York", "US", "America/New_York", -5, -4),
-    ("McCormick Place", "Chicago", "Illinois", "US", "America/Chicago", -6, -5),
-    ("Moscone Center", "San Francisco", "California", "US", "America/Los_Angeles", -8, -7),
-    ("Online", "", None, "GB", "Europe/London", 0, 1),
-)
+    "Eccles Building": ("Washington", "District of Columbia", "US", "America/New_York", -5, -4),
+    "Javits Center": ("New York", "New York", "US", "America/New_York", -5, -4),
+    "McCormick Place": ("Chicago", "Illinois", "US", "America/Chicago", -6, -5),
+    "Moscone Center": ("San Francisco", "California", "US", "America/Los_Angeles", -8, -7),
+    "Online": ("", None, "GB", "Europe/London", 0, 1),
+}
+
+# category -> the venues its events take place in (a rugby fixture is not held in
+# the House of Commons).
+_VENUES: dict[str, tuple[str, ...]] = {
+    "Politics": (
+        "House of Commons",
+        "Berlaymont",
+        "United States Capitol",
+        "Manchester Central",
+        "Edinburgh International Conference Centre",
+        "Convention Centre Dublin",
+    ),
+    "Economy": ("Bank of England", "European Central Bank", "Eccles Building", "Online"),
+    "Sport": (
+        "Wembley Stadium",
+        "Twickenham Stadium",
+        "Principality Stadium",
+        "Croke Park",
+        "Stade de France",
+    ),
+    "Culture": ("Royal Albert Hall", "Palais des Congrès", "RAI Amsterdam", "Online"),
+    "Science": (
+        "Royal Society",
+        "ExCeL London",
+        "Edinburgh International Conference Centre",
+        "Online",
+    ),
+    "Health": ("Palais des Nations", "ExCeL London", "Manchester Central", "Online"),
+    "Business": (
+        "ExCeL London",
+        "Messe Berlin",
+        "IFEMA",
+        "Fiera Milano",
+        "Javits Center",
+        "McCormick Place",
+    ),
+    "Technology": ("Moscone Center", "Javits Center", "RAI Amsterdam", "IFEMA", "Online"),
+    "Environment": ("Palais des Nations", "Berlaymont", "Convention Centre Dublin", "Online"),
+    "Royals": ("Buckingham Palace", "Palace of Holyroodhouse", "Principality Stadium"),
+}
 
 # category -> (title templates, organisers); {city} and {topic} are filled in.
 _CATEGORIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -213,7 +262,8 @@ def _maybe(rng: random.Random, value: Any, *, missing: float, null: float) -> An
 def _event(rng: random.Random, event_id: int, start: date, days: int) -> dict[str, Any]:
     category = rng.choice(sorted(_CATEGORIES))
     titles, organisers = _CATEGORIES[category]
-    venue, city, region, country, tz_name, std, summer = rng.choice(_PLACES)
+    venue = rng.choice(_VENUES[category])
+    city, region, country, tz_name, std, summer = _PLACES[venue]
     topic = rng.choice(_TOPICS)
     title = rng.choice(titles).format(city=city or "London", topic=topic)
     day = start + timedelta(days=rng.randrange(days))
