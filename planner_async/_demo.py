@@ -1,16 +1,14 @@
-"""The demo job: the real client against an embedded fake server, with a live progress line.
+"""The demo job: the real client against an embedded fake server, with live progress.
 
 Used by ``planner-async demo`` and by ``planner-async events --demo``.
 """
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import date
-from typing import TextIO
 
 import anyio
 import attrs
@@ -18,7 +16,8 @@ import httpx
 
 from ._client import PlannerClient
 from ._exceptions import NotFoundError, PermissionDeniedError
-from ._retry import RetryPolicy
+from ._progress import Reporter, Tally, run_with
+from ._retry import RetryDetails, RetryPolicy
 from .testing import FakePlanner, Faults
 
 __all__ = ["DemoSummary", "demo_client", "run_demo"]
@@ -36,8 +35,12 @@ async def demo_client(
     seed: int = 7,
     token_lifetime: float = 2.5,
     faults: bool = True,
+    on_retry: Callable[[RetryDetails], object] | None = None,
 ) -> AsyncIterator[tuple[PlannerClient, FakePlanner]]:
-    """A client wired to an in-process ``FakePlanner``: short tokens, tight quotas, faults."""
+    """A client wired to an in-process ``FakePlanner``: short tokens, tight quotas, faults.
+
+    The ``on_*`` keywords are the client's hooks (see :func:`hook_kwargs`).
+    """
     fake = FakePlanner(
         events=events,
         seed=seed,
@@ -63,6 +66,7 @@ async def demo_client(
         auth_rate_limits=DEMO_AUTH_LIMITS,
         refresh_margin=0.5,
         retry=RetryPolicy(max_retries=5, wait_initial=0.05, wait_max=1.0),
+        on_retry=on_retry,
     )
     try:
         async with client:
@@ -115,75 +119,90 @@ async def run_demo(
     seed: int = 7,
     concurrency: int = 12,
     gets: int = 100,
-    progress: TextIO | None = sys.stderr,
+    reporter: Reporter | None = None,
 ) -> DemoSummary:
-    """Page through every event, month by month in parallel, then fetch some one by one."""
+    """Page through every event, month by month in parallel, then fetch some one by one.
+
+    ``reporter`` (see :mod:`planner_async._progress`) draws the live progress, fed by the
+    client's hooks; None runs without a display.
+    """
     started = time.perf_counter()
-    counts = {"events": 0, "pages": 0, "gets": 0}
-    async with demo_client(events=events, seed=seed) as (client, fake):
-        live = progress is not None and progress.isatty()
-        last_shown = [0.0]
+    tally = reporter.tally if reporter is not None else Tally()
+    tally.gets_total = gets
+    async with demo_client(events=events, seed=seed, **tally.hooks()) as (client, fake):
+        if reporter is not None:
+            reporter.watch(lambda: client.rate_limit)
 
-        def show(final: bool = False) -> None:
-            # A live line on a terminal, at most ten times a second; elsewhere only the last.
-            now = time.perf_counter()
-            if progress is None or (not final and (not live or now - last_shown[0] < 0.1)):
-                return
-            last_shown[0] = now
-            stats = client.stats
-            line = (
-                f"\r{counts['events']:>6} events  {counts['pages']:>4} pages  "
-                f"{counts['gets']:>4} gets  {stats.requests:>5} requests  "
-                f"{stats.renewals:>3} renewals  {stats.retries:>3} retries  "
-                f"{time.perf_counter() - started:6.1f} s"
-            )
-            progress.write((line if live else line.lstrip("\r")) + ("\n" if final else ""))
-            progress.flush()
+        async def work() -> set[int]:
+            seen = await _list_months(client, tally, anyio.CapacityLimiter(concurrency))
+            await _get_some(client, tally, gets, anyio.CapacityLimiter(concurrency))
+            return seen
 
-        months = [(date(2026, m, 1), _month_end(2026, m)) for m in range(1, 13)]
-        limit = anyio.CapacityLimiter(concurrency)
-        seen: set[int] = set()
+        seen = await run_with(reporter, work)
+        summary = _summary(client, fake, tally, len(seen), time.perf_counter() - started)
+    return summary
 
-        async def month(start: date, end: date) -> None:
-            async with limit:
-                async for page in client.events.list(start=start, end=end, page_size=50).pages():
-                    counts["pages"] += 1
-                    seen.update(event.id for event in page.items)  # months overlap at edges
-                    counts["events"] = len(seen)
-                    show()
 
-        async def get(event_id: int) -> None:
-            async with limit:
-                # A restricted or missing event is part of the demo.
-                with suppress(PermissionDeniedError, NotFoundError):
-                    await client.events.get(event_id)
-                counts["gets"] += 1
-                show()
+async def _list_months(
+    client: PlannerClient, tally: Tally, limit: anyio.CapacityLimiter
+) -> set[int]:
+    """List each month of 2026 in parallel; return the distinct event ids seen."""
+    seen: set[int] = set()
+    tally.total = 0
 
-        async with anyio.create_task_group() as tg:
-            for start, end in months:
-                tg.start_soon(month, start, end)
-        async with anyio.create_task_group() as tg:
-            for event_id in range(1, gets + 1):
-                tg.start_soon(get, event_id)
-        show(final=True)
-        stats = client.stats
-        return DemoSummary(
-            events=counts["events"],
-            pages=counts["pages"],
-            gets=counts["gets"],
-            requests=stats.requests,
-            logins=stats.logins,
-            renewals=stats.renewals,
-            retries=stats.retries,
-            rate_limited=stats.rate_limited,
-            server_429s=fake.stats.rate_limited,
-            busiest_windows=tuple(
-                (limit, period, used)
-                for (limit, period), used in sorted(fake.stats.max_window_usage.items())
-            ),
-            elapsed=time.perf_counter() - started,
-        )
+    async def month(start: date, end: date) -> None:
+        async with limit:
+            first = True
+            async for page in client.events.list(start=start, end=end, page_size=50).pages():
+                if first and page.total_items is not None:
+                    tally.total = (tally.total or 0) + page.total_items
+                first = False
+                tally.pages += 1
+                tally.events += len(page.items)
+                seen.update(event.id for event in page.items)  # months overlap at edges
+
+    async with anyio.create_task_group() as tg:
+        for number in range(1, 13):
+            tg.start_soon(month, date(2026, number, 1), _month_end(2026, number))
+    return seen
+
+
+async def _get_some(
+    client: PlannerClient, tally: Tally, gets: int, limit: anyio.CapacityLimiter
+) -> None:
+    """Fetch events 1..gets one by one; restricted and missing ones are part of the demo."""
+
+    async def get(event_id: int) -> None:
+        async with limit:
+            with suppress(PermissionDeniedError, NotFoundError):
+                await client.events.get(event_id)
+            tally.gets += 1
+
+    async with anyio.create_task_group() as tg:
+        for event_id in range(1, gets + 1):
+            tg.start_soon(get, event_id)
+
+
+def _summary(
+    client: PlannerClient, fake: FakePlanner, tally: Tally, distinct: int, elapsed: float
+) -> DemoSummary:
+    stats = client.stats
+    return DemoSummary(
+        events=distinct,
+        pages=tally.pages,
+        gets=tally.gets,
+        requests=stats.requests,
+        logins=stats.logins,
+        renewals=stats.renewals,
+        retries=stats.retries,
+        rate_limited=stats.rate_limited,
+        server_429s=fake.stats.rate_limited,
+        busiest_windows=tuple(
+            (limit, period, used)
+            for (limit, period), used in sorted(fake.stats.max_window_usage.items())
+        ),
+        elapsed=elapsed,
+    )
 
 
 def _month_end(year: int, month: int) -> date:

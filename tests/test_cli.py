@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
+import logging
+import os
 import re
 import subprocess
 import sys
@@ -12,7 +15,8 @@ import sys
 import anyio
 import pytest
 
-from planner_async._cli import EXIT_AUTH, EXIT_RATE_LIMIT, EXIT_USAGE, main
+from planner_async._cli import EXIT_AUTH, EXIT_RATE_LIMIT, EXIT_USAGE, build_parser, main
+from planner_async._version import __version__
 from planner_async.testing import FakePlanner
 
 
@@ -33,7 +37,7 @@ def test_demo_exits_0_with_its_summary():
     assert int(lines["HTTP requests"]) > 0
     assert "20" == lines["single gets"]
     assert "0 (server served 0)" == lines["429s"]
-    assert "Traceback" not in err
+    assert "" == err  # stderr is not a terminal: no progress display
 
 
 def test_events_demo_jsonl_prints_valid_json_lines():
@@ -44,7 +48,7 @@ def test_events_demo_jsonl_prints_valid_json_lines():
     assert rows
     assert all("GB" == row["location"]["country"] for row in rows)
     assert all({"id", "title"} <= row.keys() for row in rows)
-    assert f"{len(rows)} events" in err
+    assert "" == err
 
 
 def test_events_demo_csv_has_a_header_and_rows():
@@ -129,3 +133,107 @@ def test_python_dash_m_runs_the_cli():
     )
     assert 0 == done.returncode
     assert "demo" in done.stdout
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]):
+    """``--version`` prints the installed version and exits 0."""
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert 0 == exc.value.code
+    assert f"planner-async {__version__}\n" == capsys.readouterr().out
+
+
+def test_every_option_has_help_with_an_example():
+    """Every option of every command has a help text with an ``e.g.``, and each command an
+    epilog of examples."""
+    parser = build_parser()
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert {"demo", "events", "quota"} == set(sub.choices)
+    for name, command in sub.choices.items():
+        assert "examples:" in (command.epilog or ""), name
+        for action in command._actions:
+            if action.dest == "help":
+                continue
+            assert "e.g." in (action.help or ""), (name, action.option_strings)
+
+
+def test_quota_prints_the_rate_limit_snapshot():
+    """``quota --demo`` sends one request and prints every window with its use."""
+    code, out, _ = run(["quota", "--demo"])
+    assert 0 == code
+    lines = out.splitlines()
+    assert lines[0].split() == ["window", "limit", "used", "left", "next", "free"]
+    rows = [line.split()[:5] for line in lines[1:3]]
+    assert [["1", "s", "40", "1", "39"], ["5", "s", "150", "1", "149"]] == rows
+    assert lines[-1].startswith("paused for 0.00 s; 0 requests waiting")
+
+
+def test_quota_json():
+    """``quota --format json`` prints the same snapshot as JSON with camelCase keys."""
+    code, out, _ = run(["quota", "--demo", "--format", "json"])
+    assert 0 == code
+    data = json.loads(out)
+    assert [(40, 1.0, 1, 39), (150, 5.0, 1, 149)] == [
+        (w["limit"], w["period"], w["used"], w["remaining"]) for w in data["windows"]
+    ]
+    assert {"windows", "pausedFor", "waiting"} == data.keys()
+
+
+def test_output_file_gets_the_events_and_stdout_stays_empty(tmp_path):
+    """``--output FILE`` writes the events to FILE, nothing to stdout, no temporary left."""
+    target = tmp_path / "events.jsonl"
+    code, out, _ = run(["events", "--demo", "--limit", "7", "--output", str(target)])
+    assert 0 == code
+    assert "" == out
+    assert 7 == len(target.read_text(encoding="utf-8").splitlines())
+    assert [target] == list(tmp_path.iterdir())
+
+
+def test_failed_run_leaves_no_output_file(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """A command that fails does not leave a half-written FILE or a temporary behind."""
+    monkeypatch.delenv("PLANNER_USERNAME", raising=False)
+    monkeypatch.delenv("PLANNER_API_KEY", raising=False)
+    code, _, _ = run(["events", "--output", str(tmp_path / "events.csv")])
+    assert EXIT_USAGE == code
+    assert [] == list(tmp_path.iterdir())
+
+
+def test_verbose_logs_the_client_at_debug_without_secrets():
+    """``-v`` sends the ``planner_async`` log to stderr; no key or token appears in it, and
+    the logger is left as it was."""
+    level = logging.getLogger("planner_async").level
+    code, _, err = run(["demo", "--events", "300", "--gets", "30", "-v"])
+    assert 0 == code
+    lines = err.splitlines()
+    assert lines
+    assert all(" planner_async" in line for line in lines)
+    assert "demo-key" not in err
+    assert "eyJ" not in err  # no JWT-shaped token
+    assert level == logging.getLogger("planner_async").level
+    assert not logging.getLogger("planner_async").handlers
+
+
+class FakeTerminal(io.StringIO):
+    """A text stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_drawn_on_a_terminal_and_off_with_quiet():
+    """On a terminal stderr the progress display draws the counts; ``--quiet`` turns it off."""
+    argv = ["events", "--demo", "--limit", "300", "--output", os.devnull]
+    err = FakeTerminal()
+    assert 0 == main(argv, out=io.StringIO(), err=err)
+    assert "300/300 events" in err.getvalue()
+    err = FakeTerminal()
+    assert 0 == main([*argv, "--quiet"], out=io.StringIO(), err=err)
+    assert "" == err.getvalue()
+
+
+def test_no_progress_over_events_printed_on_the_terminal():
+    """When the events themselves go to the terminal, no progress line is drawn over them."""
+    out, err = FakeTerminal(), FakeTerminal()
+    assert 0 == main(["events", "--demo", "--limit", "5", "--format", "table"], out=out, err=err)
+    assert "" == err.getvalue()
+    assert 6 == len(out.getvalue().splitlines())

@@ -1,0 +1,367 @@
+"""The CLI's live progress display on stderr: pages, events, rate, quota left, waits.
+
+A :class:`Tally` counts what happened (fed by the CLI and by the client's hooks); a
+:class:`Reporter` samples it with the client's rate-limit snapshot ten times a second and
+hands one line of text to a display. With ``rich`` installed the display is a rich
+``Live`` line with a bar; without it, a plain line rewritten with ``\\r``. Either way the
+line is cut to the terminal width, so it never wraps. :func:`open_reporter` returns None
+(no display at all) when stderr is not a terminal or the user asked for quiet.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TextIO, TypeVar
+
+import anyio
+import attrs
+
+from ._hooks import PauseDetails, QuotaWaitDetails
+from ._quota import RateLimitStatus
+from ._retry import RetryDetails
+
+__all__ = ["Reporter", "Snapshot", "Tally", "open_reporter", "render_line", "run_with"]
+
+T = TypeVar("T")
+
+REFRESH = 0.1
+"""Seconds between two redraws."""
+
+
+@attrs.define
+class Tally:
+    """What the command has done so far; the CLI and the hooks add to it."""
+
+    pages: int = 0
+    events: int = 0
+    total: int | None = None
+    gets: int = 0
+    gets_total: int | None = None
+    retries: int = 0
+    pauses: int = 0
+    paused_until: float | None = None  # time.monotonic() at the end of a server pause
+
+    def on_retry(self, details: RetryDetails) -> None:
+        """``on_retry`` hook: count it."""
+        self.retries += 1
+
+    def on_pause(self, details: PauseDetails) -> None:
+        """``on_pause`` hook: remember until when every request waits."""
+        self.pauses += 1
+        until = time.monotonic() + details.seconds
+        self.paused_until = max(until, self.paused_until or 0.0)
+
+    def on_quota_wait(self, details: QuotaWaitDetails) -> None:
+        """``on_quota_wait`` hook: nothing to count; the snapshot shows the waits live."""
+
+    def hooks(self) -> dict[str, Any]:
+        """The :class:`~planner_async.PlannerClient` hook keywords that feed this tally."""
+        return {"on_retry": self.on_retry}
+
+
+@attrs.frozen
+class Snapshot:
+    """One sample of the progress, the input of :func:`render_line`."""
+
+    pages: int
+    events: int
+    total: int | None
+    gets: int
+    gets_total: int | None
+    retries: int
+    elapsed: float
+    quota_left: int | None
+    waiting_until: datetime | None
+    waiting_for: str = "quota"
+
+    @property
+    def rate(self) -> float:
+        """Events per second so far."""
+        return self.events / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def fraction(self) -> float | None:
+        """Share of the events done, when the total is known."""
+        if not self.total:
+            return None
+        return min(1.0, self.events / self.total)
+
+
+def render_line(snap: Snapshot, width: int) -> str:
+    """The progress as one line of at most ``width`` characters.
+
+    Parts are dropped from the least useful end until the line fits; a line that still
+    does not fit is cut with an ellipsis.
+
+    >>> snap = Snapshot(12, 600, 3000, 0, None, 0, 2.0, 38, None)
+    >>> render_line(snap, 200)
+    '600/3000 events · 300/s · quota 38 left · ETA 8s · 12 pages · 2.0s'
+    >>> render_line(snap, 40)
+    '600/3000 events · 300/s · quota 38 left'
+    """
+    events = f"{snap.events}/{snap.total}" if snap.total else f"{snap.events}"
+    parts = [f"{events} events"]  # most useful first: the end is dropped to fit
+    if snap.waiting_until is not None:
+        parts.append(f"waiting for {snap.waiting_for} until {snap.waiting_until:%H:%M:%S}")
+    if snap.gets_total:
+        parts.append(f"{snap.gets}/{snap.gets_total} gets")
+    parts.append(f"{snap.rate:.0f}/s")
+    if snap.quota_left is not None:
+        parts.append(f"quota {snap.quota_left} left")
+    if snap.total and snap.rate > 0 and snap.events < snap.total:
+        parts.append(f"ETA {(snap.total - snap.events) / snap.rate:.0f}s")
+    parts.append(f"{snap.pages} pages")
+    if snap.retries:
+        parts.append(f"{snap.retries} retries")
+    parts.append(f"{snap.elapsed:.1f}s")
+    while len(parts) > 1 and len(" · ".join(parts)) > width:
+        parts.pop()
+    line = " · ".join(parts)
+    return line if len(line) <= width else line[: max(0, width - 1)] + "…"
+
+
+def _quota_left(status: RateLimitStatus) -> int | None:
+    return min((w.remaining for w in status.windows), default=None)
+
+
+def _quota_free_in(status: RateLimitStatus) -> float | None:
+    """Seconds until a request may go, when requests are waiting for quota now."""
+    if status.paused_for > 0:
+        return status.paused_for
+    full = [w for w in status.windows if w.remaining == 0]
+    if status.waiting == 0 or not full:
+        return None
+    # A request needs a slot in every window: it goes when the last full one frees.
+    frees = [w.next_free_in for w in full if w.next_free_in is not None]
+    return max(frees) if frees else None
+
+
+class Display(Protocol):
+    """Where the line goes: :class:`PlainDisplay` or :class:`RichDisplay`."""
+
+    def show(self, snap: Snapshot) -> None:
+        """Draw the progress (replacing the previous drawing)."""
+
+    def print_above(self, text: str) -> None:
+        """Write ``text`` (e.g. a log line) above the progress, which stays drawn."""
+
+    def close(self, snap: Snapshot) -> None:
+        """Draw the final state and leave the cursor on a fresh line."""
+
+
+class PlainDisplay:
+    """A line rewritten in place with ``\\r``, for terminals when rich is not installed."""
+
+    def __init__(self, stream: TextIO, width: Callable[[], int]) -> None:
+        self._stream = stream
+        self._width = width
+        self._drawn = 0
+
+    def show(self, snap: Snapshot) -> None:
+        """Draw the line, cut to one column less than the terminal (no auto-wrap)."""
+        width = max(10, self._width() - 1)
+        prefix = ""
+        if snap.fraction is not None and width >= 50:
+            size = min(20, width // 6)
+            done = round(snap.fraction * size)
+            prefix = f"[{'#' * done}{'-' * (size - done)}] {snap.fraction:4.0%} "
+        line = prefix + render_line(snap, width - len(prefix))
+        self._stream.write("\r" + line.ljust(self._drawn) + "\r" + line)
+        self._drawn = len(line)
+        self._stream.flush()
+
+    def print_above(self, text: str) -> None:
+        """Clear the line, write ``text``; the next ``show`` redraws the progress."""
+        self._stream.write("\r" + " " * self._drawn + "\r" + text)
+        self._drawn = 0
+        self._stream.flush()
+
+    def close(self, snap: Snapshot) -> None:
+        """Draw the final line and end it."""
+        self.show(snap)
+        self._stream.write("\n")
+        self._stream.flush()
+
+
+class RichDisplay:
+    """A rich ``Live`` line: a bar when the total is known, then the same text."""
+
+    def __init__(self, stream: TextIO) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self._console = Console(file=stream, highlight=False)
+        self._live = Live(
+            console=self._console,
+            auto_refresh=False,
+            transient=False,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._live.start()
+
+    def _renderable(self, snap: Snapshot) -> object:
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        width = self._console.width
+        fraction = snap.fraction
+        bar = 0 if fraction is None or width < 50 else min(30, width // 5)
+        text_width = width - (bar + 7 if bar else 0) - 1
+        grid = Table.grid(padding=(0, 1))
+        cells: list[object] = []
+        if bar:
+            cells += [
+                ProgressBar(total=1.0, completed=fraction or 0.0, width=bar),
+                Text(f"{(fraction or 0.0):4.0%}", style="bold"),
+            ]
+        style = "yellow" if snap.waiting_until is not None else ""
+        line = render_line(snap, text_width)
+        cells.append(Text(line, style=style, no_wrap=True, overflow="ellipsis"))
+        grid.add_row(*cells)  # type: ignore[arg-type]
+        return grid
+
+    def show(self, snap: Snapshot) -> None:
+        """Redraw the live line."""
+        self._live.update(self._renderable(snap), refresh=True)  # type: ignore[arg-type]
+
+    def print_above(self, text: str) -> None:
+        """Print ``text`` above the live line."""
+        self._live.console.print(text.rstrip("\n"), markup=False, highlight=False)
+
+    def close(self, snap: Snapshot) -> None:
+        """Draw the final state and stop the live display."""
+        self.show(snap)
+        self._live.stop()
+
+
+class Reporter:
+    """Samples a :class:`Tally` and the client's quota and redraws a display.
+
+    ``status`` returns the client's rate-limit snapshot (``lambda: client.rate_limit``).
+    Run :meth:`run` in a task group; cancel it when the work is done, then :meth:`close`.
+    """
+
+    def __init__(self, display: Display, tally: Tally | None = None) -> None:
+        self.tally = tally if tally is not None else Tally()
+        self._display = display
+        self._status: Callable[[], RateLimitStatus] | None = None
+        self._started = time.monotonic()
+        self._closed = False
+
+    def watch(self, status: Callable[[], RateLimitStatus]) -> None:
+        """Read the quota from ``status()`` from now on."""
+        self._status = status
+
+    def snapshot(self) -> Snapshot:
+        """The progress now."""
+        tally = self.tally
+        now = time.monotonic()
+        quota_left: int | None = None
+        free_in: float | None = None
+        waiting_for = "quota"
+        if self._status is not None:
+            status = self._status()
+            quota_left, free_in = _quota_left(status), _quota_free_in(status)
+        if tally.paused_until is not None and tally.paused_until > now:
+            free_in, waiting_for = tally.paused_until - now, "the server (429)"
+        waiting = (
+            None if free_in is None else datetime.now().astimezone() + timedelta(seconds=free_in)
+        )
+        return Snapshot(
+            pages=tally.pages,
+            events=tally.events,
+            total=tally.total,
+            gets=tally.gets,
+            gets_total=tally.gets_total,
+            retries=tally.retries,
+            elapsed=now - self._started,
+            quota_left=quota_left,
+            waiting_until=waiting,
+            waiting_for=waiting_for,
+        )
+
+    async def run(self) -> None:
+        """Redraw every :data:`REFRESH` seconds until cancelled."""
+        while True:
+            self._display.show(self.snapshot())
+            await anyio.sleep(REFRESH)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self._closed
+
+    def print_above(self, text: str) -> None:
+        """Write a line (a log record) above the display."""
+        if not self._closed:
+            self._display.print_above(text)
+
+    def close(self) -> None:
+        """Draw the final state; later calls do nothing."""
+        if not self._closed:
+            self._closed = True
+            self._display.close(self.snapshot())
+
+
+async def run_with(reporter: Reporter | None, work: Callable[[], Awaitable[T]]) -> T:
+    """Await ``work()`` while ``reporter`` (if any) redraws; close the display after.
+
+    An exception from ``work`` comes out as itself, not wrapped in an exception group.
+    """
+    if reporter is None:
+        return await work()
+    failure: Exception | None = None
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(reporter.run)
+        try:
+            result = await work()
+        except Exception as exc:  # re-raised below, outside the task group
+            failure = exc
+        finally:
+            tg.cancel_scope.cancel()
+    reporter.close()
+    if failure is not None:
+        raise failure
+    return result
+
+
+def terminal_width(stream: TextIO) -> int:
+    """The width of the terminal ``stream`` is on (80 when unknown)."""
+    with suppress(AttributeError, OSError, ValueError):
+        return os.get_terminal_size(stream.fileno()).columns
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def is_terminal(stream: TextIO) -> bool:
+    """True when ``stream`` is a terminal."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def open_reporter(
+    stream: TextIO, *, quiet: bool, tally: Tally | None = None, plain: bool = False
+) -> Reporter | None:
+    """A reporter of ``tally`` drawing on ``stream``; None when not a terminal or ``quiet``.
+
+    Uses rich when it is installed, unless ``plain``.
+    """
+    if quiet or not is_terminal(stream):
+        return None
+    display: Display
+    if plain:
+        display = PlainDisplay(stream, lambda: terminal_width(stream))
+    else:
+        try:
+            display = RichDisplay(stream)
+        except ImportError:
+            display = PlainDisplay(stream, lambda: terminal_width(stream))
+    return Reporter(display, tally)
