@@ -16,14 +16,16 @@
 
 Every text that came from the server is redacted *before* it is cut, then cut to a
 bounded size: known secrets (API key, tokens) of at least :data:`MIN_SECRET_CHARS`
-characters, bearer credentials, JWT-shaped strings and secret-named fields
+characters (given, or remembered with :func:`remember_secrets`), bearer credentials,
+JWT-shaped strings and secret-named fields
 (``"token": ...``, ``password=...``) become ``***``. Errors pickle (the HTTP response and
 request are dropped). The package logger ``planner_async`` carries a filter that applies
-the same pattern redaction to every record.
+the same redaction (patterns and remembered secrets) to every record.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -53,6 +55,7 @@ __all__ = [
     "error_from_response",
     "parse_error_body",
     "redact",
+    "remember_secrets",
 ]
 
 MAX_MESSAGE_CHARS = 500
@@ -86,8 +89,9 @@ def _field_mask(match: re.Match[str]) -> str:
     return f"{match.group('key')}{quote}{_MASK}{quote}"
 
 
-def _known_secrets(secrets: Iterable[str | None]) -> re.Pattern[str] | None:
-    usable = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_CHARS}
+@functools.lru_cache(maxsize=16)
+def _known_secrets(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    usable = {s for s in secrets if len(s) >= MIN_SECRET_CHARS}
     parts = []
     for secret in sorted(usable, key=len, reverse=True):
         escaped = re.escape(secret)
@@ -97,18 +101,39 @@ def _known_secrets(secrets: Iterable[str | None]) -> re.Pattern[str] | None:
     return re.compile("|".join(parts)) if parts else None
 
 
+_REMEMBERED: dict[str, None] = {}  # insertion-ordered and bounded: the newest are kept
+_MAX_REMEMBERED = 256
+
+
+def remember_secrets(*secrets: str | None) -> None:
+    """Have every later redaction in this process mask ``secrets`` too.
+
+    The client calls it with its API key and with every token it receives, so that a
+    secret echoed anywhere (an error body, a log line built elsewhere) is masked even where
+    the code that builds the text does not know it. At most the 256 newest are kept.
+    """
+    for secret in secrets:
+        if isinstance(secret, str) and len(secret) >= MIN_SECRET_CHARS:
+            _REMEMBERED.pop(secret, None)
+            _REMEMBERED[secret] = None
+    while len(_REMEMBERED) > _MAX_REMEMBERED:
+        del _REMEMBERED[next(iter(_REMEMBERED))]
+
+
 def redact(text: str, *secrets: str | None) -> str:
     """Return ``text`` with known ``secrets``, bearer tokens, JWTs and secret fields masked.
 
-    A known secret shorter than :data:`MIN_SECRET_CHARS` is ignored, and one shorter than
-    8 characters only matches as a whole token, so a short secret never mangles words.
+    Known secrets are ``secrets`` plus those given to :func:`remember_secrets`. One shorter
+    than :data:`MIN_SECRET_CHARS` is ignored, and one shorter than 8 characters only
+    matches as a whole token, so a short secret never mangles words.
 
     >>> redact('{"token": "abc"}')
     '{"token": "***"}'
     >>> redact("the key is demo-key", "demo-key", "h")
     'the key is ***'
     """
-    known = _known_secrets(secrets)
+    given = tuple(s for s in secrets if isinstance(s, str))
+    known = _known_secrets(given + tuple(_REMEMBERED))
     if known is not None:
         text = known.sub(_MASK, text)
     text = _BEARER.sub(lambda m: m.group(1) + _MASK, text)

@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import pickle
+import secrets
 
 import httpx
 import pytest
@@ -30,6 +31,7 @@ from planner_async._exceptions import (
     error_from_response,
     parse_error_body,
     redact,
+    remember_secrets,
 )
 from planner_async._jwt import (
     MAX_HEADER_TOKEN_CHARS,
@@ -157,6 +159,19 @@ def test_hostile_error_bodies_never_raise(body: bytes):
     assert isinstance(error, ServerError)
     str(error).encode("utf-8")  # printable: no lone surrogates left
     assert len(str(error)) < 600
+
+
+def test_remembered_secrets_are_masked_everywhere(caplog: pytest.LogCaptureFixture):
+    """A remembered secret is masked in errors built without it and in package log lines."""
+    secret = f"opaque-{secrets.token_hex(8)}"
+    remember_secrets(secret)
+    caplog.set_level(logging.DEBUG, logger="planner_async")
+    logging.getLogger("planner_async").debug("renewing with %s", secret)
+    error = APIResponseValidationError(f"invalid literal for int(): {secret!r}")
+    assert ["renewing with ***", "invalid literal for int(): '***'"] == [
+        caplog.records[-1].getMessage(),
+        str(error),
+    ]
 
 
 def test_log_records_of_the_package_logger_are_redacted(caplog: pytest.LogCaptureFixture):
