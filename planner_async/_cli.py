@@ -471,12 +471,17 @@ def _verbose(err: TextIO, enabled: bool) -> Iterator[None]:
 
 @contextmanager
 def _output(path: Path | None, out: TextIO) -> Iterator[TextIO]:
-    """``out``, or a temporary file next to ``path`` renamed to it once the command succeeds."""
+    """``out``, or FILE: a regular file is written to a temporary next to it and renamed
+    over it once the command succeeds; anything else (``/dev/null``, a FIFO, ``/dev/stdout``)
+    is opened and written in place, never replaced."""
     if path is None:
         yield out
         return
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+    if path.exists() and not path.is_file():
+        with path.open("w", encoding="utf-8", newline="") as stream:
+            yield stream
+        return
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with open(fd, "w", encoding="utf-8", newline="") as stream:
             yield stream

@@ -9,8 +9,10 @@ import json
 import logging
 import os
 import re
+import stat
 import subprocess
 import sys
+import threading
 
 import anyio
 import pytest
@@ -189,6 +191,27 @@ def test_output_file_gets_the_events_and_stdout_stays_empty(tmp_path):
     assert [target] == list(tmp_path.iterdir())
 
 
+def test_output_to_a_device_writes_in_place_and_never_replaces_it(tmp_path):
+    """``--output`` naming something that is not a regular file (here a FIFO) writes into it
+    and leaves it in place (``--output /dev/null`` must never replace /dev/null)."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[str] = []
+
+    def drain() -> None:
+        with fifo.open(encoding="utf-8") as stream:
+            received.append(stream.read())
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    code, _, _ = run(["events", "--demo", "--limit", "3", "--output", str(fifo)])
+    reader.join(timeout=10)
+    assert 0 == code
+    assert 3 == len(received[0].splitlines())
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert [fifo] == list(tmp_path.iterdir())
+
+
 def test_failed_run_leaves_no_output_file(tmp_path, monkeypatch: pytest.MonkeyPatch):
     """A command that fails does not leave a half-written FILE or a temporary behind."""
     monkeypatch.delenv("PLANNER_USERNAME", raising=False)
@@ -205,8 +228,8 @@ def test_verbose_logs_the_client_at_debug_without_secrets():
     code, _, err = run(["demo", "--events", "300", "--gets", "30", "-v"])
     assert 0 == code
     lines = err.splitlines()
-    assert lines
-    assert all(" planner_async" in line for line in lines)
+    assert any("DEBUG   planner_async: login took" in line for line in lines)
+    assert all(" planner_async: " in line for line in lines)
     assert "demo-key" not in err
     assert "eyJ" not in err  # no JWT-shaped token
     assert level == logging.getLogger("planner_async").level
@@ -220,9 +243,9 @@ class FakeTerminal(io.StringIO):
         return True
 
 
-def test_progress_is_drawn_on_a_terminal_and_off_with_quiet():
+def test_progress_is_drawn_on_a_terminal_and_off_with_quiet(tmp_path):
     """On a terminal stderr the progress display draws the counts; ``--quiet`` turns it off."""
-    argv = ["events", "--demo", "--limit", "300", "--output", os.devnull]
+    argv = ["events", "--demo", "--limit", "300", "--output", str(tmp_path / "events.jsonl")]
     err = FakeTerminal()
     assert 0 == main(argv, out=io.StringIO(), err=err)
     assert "300/300 events" in err.getvalue()
