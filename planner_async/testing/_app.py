@@ -103,7 +103,7 @@ class FakePlanner:
             faults=faults or Faults(),
         )
 
-    base_url = "http://planner.test"
+    base_url = "https://planner.test"
     """The base URL to use with :meth:`transport` (any host works)."""
 
     def __repr__(self) -> str:
@@ -273,7 +273,7 @@ class FakePlanner:
         """
         data: dict[str, Any] = {}
         if event is not None:
-            data.update(wire_event(event))
+            data.update(wire_event(event, need_id=False))
         data.update(fields)
         return self._store.add(data, restricted=restricted)
 
@@ -283,6 +283,8 @@ class FakePlanner:
         ``updatedAt`` becomes the clock's now, or 1 ms after its previous value when the
         clock has not moved past it, so every change is a new ``(id, updatedAt)``
         version. Pass ``updatedAt`` to stamp a later time of your own choosing.
+        Generated events were last updated in 2025-2027: for tests that read
+        ``updatedAt`` as "when", start the clock later (``ManualClock(2_000_000_000)``).
 
         >>> fake = FakePlanner(events=[{"id": 1, "title": "a"}])
         >>> fake.update_event(1, title="b")["title"]
@@ -310,6 +312,8 @@ class FakePlanner:
 
     def remove_page_hook(self, hook: PageHook) -> None:
         """Stop calling ``hook`` (ValueError when it is not installed)."""
+        if hook not in self._events.page_hooks:
+            raise ValueError("that page hook is not installed")
         self._events.page_hooks.remove(hook)
 
     # -- serving -----------------------------------------------------------------------

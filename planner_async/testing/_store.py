@@ -20,8 +20,10 @@ from ._query import SORTS, EventIndex, EventQuery
 __all__ = ["EventStore", "wire_event"]
 
 
-def wire_event(event: Any) -> dict[str, Any]:
+def wire_event(event: Any, *, need_id: bool = True) -> dict[str, Any]:
     """A wire-shaped ``dict`` copy of ``event``: a mapping, or a model such as ``Event``.
+
+    With ``need_id`` (the default), an event without an integer ``id`` is a ValueError.
 
     >>> wire_event({"id": 1, "title": "Budget"})
     {'id': 1, 'title': 'Budget'}
@@ -37,6 +39,8 @@ def wire_event(event: Any) -> dict[str, Any]:
             raise TypeError(f"not an event mapping or model: {type(event).__name__}") from exc
         if not isinstance(data, dict):
             raise TypeError(f"not an event mapping or model: {type(event).__name__}")
+    if not need_id and "id" not in data:
+        return data
     if not isinstance(data.get("id"), int) or isinstance(data["id"], bool):
         raise ValueError(f"an event needs an integer 'id', not {data.get('id')!r}")
     return data
@@ -103,12 +107,13 @@ class EventStore:
             if previous is not None and wanted <= previous:
                 raise ValueError("updatedAt must be later than the event's current updatedAt")
             return str(given)
+        # The clock's now, unless that is not later than the last version.
         now = math.floor(self._clock() * 1000)
         return _iso_millis(now if previous is None else max(now, previous + 1))
 
     def add(self, event: Any, *, restricted: bool = False) -> dict[str, Any]:
         """Store a new event; missing ``id``/``createdAt``/``updatedAt`` are filled in."""
-        data = dict(event) if isinstance(event, Mapping) else wire_event(event)
+        data = wire_event(event, need_id=False)
         data.setdefault("id", max(self._by_id, default=100_000) + 1)
         data = wire_event(data)
         if data["id"] in self._by_id:
