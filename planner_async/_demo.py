@@ -16,6 +16,7 @@ import httpx
 
 from ._client import PlannerClient
 from ._exceptions import NotFoundError, PermissionDeniedError
+from ._hooks import PauseDetails, QuotaWaitDetails
 from ._progress import Reporter, Tally, run_with
 from ._retry import RetryDetails, RetryPolicy
 from .testing import FakePlanner, Faults
@@ -36,6 +37,8 @@ async def demo_client(
     token_lifetime: float = 2.5,
     faults: bool = True,
     on_retry: Callable[[RetryDetails], object] | None = None,
+    on_quota_wait: Callable[[QuotaWaitDetails], object] | None = None,
+    on_pause: Callable[[PauseDetails], object] | None = None,
 ) -> AsyncIterator[tuple[PlannerClient, FakePlanner]]:
     """A client wired to an in-process ``FakePlanner``: short tokens, tight quotas, faults.
 
@@ -67,6 +70,8 @@ async def demo_client(
         refresh_margin=0.5,
         retry=RetryPolicy(max_retries=5, wait_initial=0.05, wait_max=1.0),
         on_retry=on_retry,
+        on_quota_wait=on_quota_wait,
+        on_pause=on_pause,
     )
     try:
         async with client:

@@ -16,7 +16,6 @@ from typing import Any, Protocol, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ._models import Event
-from ._serialization import to_wire
 
 __all__ = [
     "CSV_FIELDS",
@@ -69,8 +68,7 @@ class EventWriter(Protocol):
 
 def event_record(event: Event) -> dict[str, Any]:
     """The event's JSON form: the wire's camelCase shape, unknown wire fields included."""
-    record: dict[str, Any] = to_wire(event)
-    return record
+    return event.to_dict()
 
 
 def _csv_value(value: Any) -> str:

@@ -148,7 +148,7 @@ class Hooks:
                 "%s took %.3f s; token expires in %s",
                 details.kind,
                 details.duration,
-                "an unknown time" if details.expires_in is None else f"{details.expires_in:g} s",
+                "an unknown time" if details.expires_in is None else f"{details.expires_in:.1f} s",
             )
         _call(self._on_token, details, "on_token")
 

@@ -61,7 +61,11 @@ class Tally:
 
     def hooks(self) -> dict[str, Any]:
         """The :class:`~planner_async.PlannerClient` hook keywords that feed this tally."""
-        return {"on_retry": self.on_retry}
+        return {
+            "on_retry": self.on_retry,
+            "on_quota_wait": self.on_quota_wait,
+            "on_pause": self.on_pause,
+        }
 
 
 @attrs.frozen
@@ -107,7 +111,11 @@ def render_line(snap: Snapshot, width: int) -> str:
     events = f"{snap.events}/{snap.total}" if snap.total else f"{snap.events}"
     parts = [f"{events} events"]  # most useful first: the end is dropped to fit
     if snap.waiting_until is not None:
-        parts.append(f"waiting for {snap.waiting_for} until {snap.waiting_until:%H:%M:%S}")
+        until = f"{snap.waiting_until:%H:%M:%S}"
+        wait = f"waiting for {snap.waiting_for} until {until}"
+        if len(parts[0]) + 3 + len(wait) > width:  # a narrow terminal: the short form
+            wait = f"waiting until {until}"
+        parts.append(wait)
     if snap.gets_total:
         parts.append(f"{snap.gets}/{snap.gets_total} gets")
     parts.append(f"{snap.rate:.0f}/s")
@@ -167,7 +175,7 @@ class PlainDisplay:
         width = max(10, self._width() - 1)
         prefix = ""
         if snap.fraction is not None and width >= 50:
-            size = min(20, width // 6)
+            size = min(20, width // 8)
             done = round(snap.fraction * size)
             prefix = f"[{'#' * done}{'-' * (size - done)}] {snap.fraction:4.0%} "
         line = prefix + render_line(snap, width - len(prefix))
@@ -212,7 +220,7 @@ class RichDisplay:
 
         width = self._console.width
         fraction = snap.fraction
-        bar = 0 if fraction is None or width < 50 else min(30, width // 5)
+        bar = 0 if fraction is None or width < 50 else min(30, width // 8)
         text_width = width - (bar + 7 if bar else 0) - 1
         grid = Table.grid(padding=(0, 1))
         cells: list[object] = []

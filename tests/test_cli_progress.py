@@ -58,9 +58,10 @@ def test_render_line_always_fits(width: int):
 
 
 def test_waiting_for_quota_comes_right_after_the_counts():
-    """When requests wait, 'waiting for quota until …' is the second thing shown."""
-    line = render_line(snapshot(), 60)
-    assert "1950/2998 events · waiting for quota until 14:03:22" == line
+    """When requests wait, 'waiting for quota until …' is the second thing shown, in a
+    short form on a narrow terminal."""
+    assert "1950/2998 events · waiting for quota until 14:03:22" == render_line(snapshot(), 60)
+    assert "1950/2998 events · waiting until 14:03:22" == render_line(snapshot(), 45)
 
 
 def test_plain_display_rewrites_one_line_within_the_width():
@@ -76,7 +77,7 @@ def test_plain_display_rewrites_one_line_within_the_width():
     assert "\n" not in text[:-1]
     drawn = [part for part in text[:-1].split("\r") if part.strip()]
     assert all(len(part) <= 59 for part in drawn)
-    assert drawn[-1].startswith("[#########] 100% 2998/2998 events")
+    assert drawn[-1].startswith("[#######] 100% 2998/2998 events")
 
 
 def test_rich_display_fits_the_terminal_width(monkeypatch: pytest.MonkeyPatch):

@@ -78,7 +78,7 @@ def test_levels_and_messages(caplog: pytest.LogCaptureFixture) -> None:
         (logging.DEBUG, "waited 1.250 s for api quota"),
         (logging.DEBUG, "paused all requests for 30.00 s after a 429 (Retry-After: 30 s)"),
         (logging.DEBUG, "paused all requests for 2.00 s after a 503 (Retry-After: none)"),
-        (logging.DEBUG, "renewal took 0.040 s; token expires in 3600 s"),
+        (logging.DEBUG, "renewal took 0.040 s; token expires in 3600.0 s"),
         (logging.DEBUG, "login took 0.100 s; token expires in an unknown time"),
     ] == got
 
