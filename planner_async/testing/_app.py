@@ -104,7 +104,8 @@ class FakePlanner:
         )
 
     base_url = "https://planner.test"
-    """The base URL to use with :meth:`transport` (any host works)."""
+    """The base URL to use with :meth:`transport` (any host and scheme work in-process;
+    ``https`` so that a client that refuses plain HTTP to other hosts accepts it)."""
 
     def __repr__(self) -> str:
         return (
