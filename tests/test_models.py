@@ -5,11 +5,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import attrs
-import cattrs
 import pytest
 
 from planner_async import Event, EventStatus, Location
-from planner_async._serialization import structure_event, structure_page, to_wire
+from planner_async._serialization import (
+    StructureError,
+    describe_structure_error,
+    structure_event,
+    structure_page,
+    to_wire,
+)
 from planner_async.testing import generate_events
 
 FULL = {
@@ -106,10 +111,12 @@ def test_events_are_frozen_and_hashable():
 
 
 def test_missing_id_or_title_is_an_error():
-    """An event without its two required fields does not structure."""
-    with pytest.raises(cattrs.errors.ClassValidationError) as info:
+    """An event without its two required fields does not structure, and the error names them."""
+    with pytest.raises(StructureError) as info:
         structure_event({"title": "no id"})
-    assert "id" in repr(info.value.exceptions)
+    assert ("id",) == info.value.path
+    with pytest.raises(StructureError, match="title: required field is missing"):
+        structure_event({"id": 1})
 
 
 def test_page_structures_items_and_counts():
@@ -127,3 +134,64 @@ def test_every_generated_event_structures():
     assert 2000 == len({e.id for e in events})
     assert any(isinstance(e.start, date) and not isinstance(e.start, datetime) for e in events)
     assert any(e.extra for e in events)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("id", 1001.9, "id: expected an integer, got a number"),
+        ("id", 1001.0, "id: expected an integer, got a number"),
+        ("id", True, "id: expected an integer, got a boolean"),
+        ("id", "1001", "id: expected an integer, got a string"),
+        ("title", ["Budget", "statement"], "title: expected a string, got an array"),
+        ("title", 7, "title: expected a string, got an integer"),
+        ("allDay", "false", "allDay: expected true, false or null, got a string"),
+        ("allDay", 0, "allDay: expected true, false or null, got an integer"),
+        ("categories", "Politics", "categories: expected an array of strings or null, got a string"),
+        ("categories", ["Politics", 3], "categories[1]: expected a string, got an integer"),
+        ("tags", {"a": 1}, "tags: expected an array of strings or null, got an object"),
+        ("description", 5, "description: expected a string or null, got an integer"),
+        ("status", 1, "status: expected a string or null, got an integer"),
+        ("startDate", 20261126, "startDate: expected an ISO 8601 date or date-time"),
+        ("startDate", "next tuesday", "startDate: not an ISO 8601 date or date-time"),
+        ("createdAt", "2026-13-45T00:00:00Z", "createdAt: not an ISO 8601 date-time"),
+        ("location", "London", "location: expected a JSON object for Location, got a string"),
+        ("location", {"city": ["London"]}, "location.city: expected a string or null, got an array"),
+        ("organiser", {"name": 3}, "organiser.name: expected a string or null, got an integer"),
+    ],
+)
+def test_wrong_types_are_refused_with_the_field_path(field, value, expected):
+    """What the server sent is never coerced: a wrong JSON type fails, naming the field."""
+    with pytest.raises(StructureError) as info:
+        structure_event({**FULL, field: value})
+    assert str(info.value).startswith(expected)
+    assert describe_structure_error(info.value).startswith(expected)
+
+
+def test_page_errors_name_the_item_index():
+    """A bad event inside a page is located by its index."""
+    bad = {**FULL, "id": "x"}
+    with pytest.raises(StructureError, match=r"^items\[2\]\.id: expected an integer"):
+        structure_page({"items": [FULL, FULL, bad], "page": 1})
+    with pytest.raises(StructureError, match="^page: expected an integer"):
+        structure_page({"items": [], "page": 1.5})
+    with pytest.raises(StructureError, match="^items: required field is missing"):
+        structure_page({"page": 1})
+
+
+def test_error_messages_never_carry_the_value():
+    """A huge or secret value is described by its JSON type only."""
+    with pytest.raises(StructureError) as info:
+        structure_event({**FULL, "title": ["sk_live_SECRET" * 100_000]})
+    assert "SECRET" not in describe_structure_error(info.value)
+    assert len(describe_structure_error(info.value)) < 100
+
+
+def test_shared_nested_models_are_equal_and_independent_of_extras():
+    """Repeated locations may be shared, but an unknown field still gets its own model."""
+    plain = structure_event(FULL)
+    again = structure_event(FULL)
+    assert plain.location == again.location
+    extra = structure_event({**FULL, "location": {**FULL["location"], "lat": 51.5}})
+    assert {"lat": 51.5} == dict(extra.location.extra)  # type: ignore[union-attr]
+    assert {} == dict(structure_event(FULL).location.extra)  # type: ignore[union-attr]
