@@ -257,10 +257,11 @@ def pydantic_schema(
 ) -> Any:
     """A pydantic-core schema for an attrs model with ``from_dict``/``to_dict``.
 
-    Validation calls ``model.from_dict`` (instances pass through), serialisation calls
-    ``to_dict``; the JSON schema is the wire's object shape (``wire_types`` maps each wire
-    name to its type and whether it is required). pydantic is imported here, only when
-    pydantic asks for the schema, so ``import planner_async`` never imports it.
+    Validation calls ``model.from_dict`` (instances pass through; its ``StructureError`` is
+    a ``ValueError``, which pydantic reports as a ``ValidationError``), serialisation calls
+    ``to_dict``; the JSON schema, in both modes, is the wire's object shape (``wire_types``
+    maps each wire name to its type and whether it is required). pydantic is imported here,
+    only when pydantic asks for the schema, so ``import planner_async`` never imports it.
     """
     from pydantic_core import core_schema
 
@@ -273,12 +274,13 @@ def pydantic_schema(
     def validate(value: Any) -> Any:
         return value if isinstance(value, model) else model.from_dict(value)
 
+    def json_schema(_schema: Any, json_handler: Callable[[Any], Any]) -> Any:
+        return json_handler(wire)
+
     return core_schema.no_info_plain_validator_function(
         validate,
-        json_schema_input_schema=wire,
-        serialization=core_schema.plain_serializer_function_ser_schema(
-            lambda value: value.to_dict(), return_schema=wire
-        ),
+        serialization=core_schema.plain_serializer_function_ser_schema(lambda v: v.to_dict()),
+        metadata={"pydantic_js_functions": [json_schema]},
     )
 
 

@@ -147,7 +147,11 @@ def test_every_generated_event_structures():
         ("title", 7, "title: expected a string, got an integer"),
         ("allDay", "false", "allDay: expected true, false or null, got a string"),
         ("allDay", 0, "allDay: expected true, false or null, got an integer"),
-        ("categories", "Politics", "categories: expected an array of strings or null, got a string"),
+        (
+            "categories",
+            "Politics",
+            "categories: expected an array of strings or null, got a string",
+        ),
         ("categories", ["Politics", 3], "categories[1]: expected a string, got an integer"),
         ("tags", {"a": 1}, "tags: expected an array of strings or null, got an object"),
         ("description", 5, "description: expected a string or null, got an integer"),
@@ -156,7 +160,11 @@ def test_every_generated_event_structures():
         ("startDate", "next tuesday", "startDate: not an ISO 8601 date or date-time"),
         ("createdAt", "2026-13-45T00:00:00Z", "createdAt: not an ISO 8601 date-time"),
         ("location", "London", "location: expected a JSON object for Location, got a string"),
-        ("location", {"city": ["London"]}, "location.city: expected a string or null, got an array"),
+        (
+            "location",
+            {"city": ["London"]},
+            "location.city: expected a string or null, got an array",
+        ),
         ("organiser", {"name": 3}, "organiser.name: expected a string or null, got an integer"),
     ],
 )
@@ -173,9 +181,9 @@ def test_page_errors_name_the_item_index():
     bad = {**FULL, "id": "x"}
     with pytest.raises(StructureError, match=r"^items\[2\]\.id: expected an integer"):
         structure_page({"items": [FULL, FULL, bad], "page": 1})
-    with pytest.raises(StructureError, match="^page: expected an integer"):
+    with pytest.raises(StructureError, match=r"^page: expected an integer"):
         structure_page({"items": [], "page": 1.5})
-    with pytest.raises(StructureError, match="^items: required field is missing"):
+    with pytest.raises(StructureError, match=r"^items: required field is missing"):
         structure_page({"page": 1})
 
 
