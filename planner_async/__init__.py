@@ -6,14 +6,16 @@
 ...         print(event.start, event.title)
 """
 
+from ._auth import TokenState
 from ._client import (
     DEFAULT_AUTH_RATE_LIMITS,
     DEFAULT_BASE_URL,
     DEFAULT_RATE_LIMITS,
+    ClientOptions,
     ClientStats,
-    Events,
     PlannerClient,
 )
+from ._events import EventIterator, Events
 from ._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
@@ -32,10 +34,19 @@ from ._exceptions import (
 from ._hooks import PauseDetails, QuotaWaitDetails, TokenDetails
 from ._limiter import Permit, QuotaCore, QuotaLimiter, RateLimitStatus, WindowStatus
 from ._models import Event, EventPage, EventStatus, Location, Organiser, Session
-from ._pagination import EventIterator
+from ._quota import RateHeaders
 from ._retry import RetryDetails, RetryPolicy
-
-__version__ = "0.1.0"
+from ._stores import (
+    Admission,
+    AuthCalls,
+    MemoryQuotaStore,
+    MemoryTokenStore,
+    Outcome,
+    QuotaStore,
+    StoredToken,
+    TokenStore,
+)
+from ._version import __version__
 
 __all__ = [
     "DEFAULT_AUTH_RATE_LIMITS",
@@ -45,8 +56,11 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "Admission",
+    "AuthCalls",
     "AuthenticationError",
     "BadRequestError",
+    "ClientOptions",
     "ClientStats",
     "DeadlineExceededError",
     "Event",
@@ -55,8 +69,11 @@ __all__ = [
     "EventStatus",
     "Events",
     "Location",
+    "MemoryQuotaStore",
+    "MemoryTokenStore",
     "NotFoundError",
     "Organiser",
+    "Outcome",
     "PauseDetails",
     "PermissionDeniedError",
     "Permit",
@@ -64,15 +81,20 @@ __all__ = [
     "PlannerError",
     "QuotaCore",
     "QuotaLimiter",
+    "QuotaStore",
     "QuotaWaitDetails",
     "QuotaWaitError",
+    "RateHeaders",
     "RateLimitError",
     "RateLimitStatus",
     "RetryDetails",
     "RetryPolicy",
     "ServerError",
     "Session",
+    "StoredToken",
     "TokenDetails",
+    "TokenState",
+    "TokenStore",
     "WindowStatus",
     "__version__",
 ]

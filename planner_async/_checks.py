@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["check_seconds"]
+__all__ = ["check_max_wait", "check_seconds"]
 
 
 def check_seconds(name: str, value: object, *, positive: bool = False) -> float:
@@ -18,3 +18,10 @@ def check_seconds(name: str, value: object, *, positive: bool = False) -> float:
         kind = "positive" if positive else "non-negative"
         raise ValueError(f"{name} must be a {kind} finite number of seconds, got {value!r}")
     return float(value)
+
+
+def check_max_wait(value: object) -> float | None:
+    """``max_wait``: None or ``math.inf`` (wait as long as it takes), else seconds ``>= 0``."""
+    if value is None or value == math.inf:
+        return None
+    return check_seconds("max_wait", value)

@@ -24,6 +24,7 @@ This module runs on asyncio and trio through anyio; all the arithmetic is in the
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -33,13 +34,16 @@ from types import TracebackType
 import anyio
 import anyio.lowlevel
 
+from ._checks import check_max_wait
 from ._clock import Clock
-from ._exceptions import RateLimitError
-from ._quota import QuotaCore, RateLimitStatus, WindowStatus
+from ._exceptions import QuotaWaitError
+from ._quota import QuotaCore, RateHeaders, RateLimitStatus, WindowStatus
+from ._stores import Admission, MemoryQuotaStore, Outcome, QuotaStore
 
 __all__ = ["Permit", "QuotaCore", "QuotaLimiter", "RateLimitStatus", "WindowStatus"]
 
 _INF = math.inf
+log = logging.getLogger("planner_async")
 
 # Permit states.
 _NEW, _HELD, _DONE = 0, 1, 2
@@ -68,12 +72,14 @@ class Permit:
     queueing.
     """
 
-    __slots__ = ("_limiter", "_max_wait", "_state", "_token", "waited")
+    __slots__ = ("_limiter", "_max_wait", "_outcome", "_slot", "_state", "_token", "waited")
 
     def __init__(self, limiter: QuotaLimiter, max_wait: float | None) -> None:
         self._limiter = limiter
         self._max_wait = max_wait
         self._state = _NEW
+        self._slot: object = None
+        self._outcome: Outcome | None = None  # for a shared store: released on exit
         self._token: Token[Permit | None] | None = None
         self.waited = 0.0
 
@@ -86,17 +92,13 @@ class Permit:
         """Nothing was sent: give the slot back at once, with no expiry. Idempotent."""
         if self._state == _NEW:
             raise RuntimeError("cannot discard a permit that was not acquired")
-        if self._state == _HELD:
-            self._state = _DONE
-            self._limiter._discard()
+        self._end(Outcome.DISCARD)
 
     def complete(self) -> None:
         """The response arrived now: the slot frees ``period`` from now. Idempotent."""
         if self._state == _NEW:
             raise RuntimeError("cannot complete a permit that was not acquired")
-        if self._state == _HELD:
-            self._state = _DONE
-            self._limiter._complete(abandoned=False)
+        self._end(Outcome.COMPLETE)
 
     def abandon(self) -> None:
         """The request was given up in flight (e.g. a read timeout): it may still be stamped.
@@ -106,14 +108,21 @@ class Permit:
         """
         if self._state == _NEW:
             raise RuntimeError("cannot abandon a permit that was not acquired")
-        if self._state == _HELD:
-            self._state = _DONE
-            self._limiter._complete(abandoned=True)
+        self._end(Outcome.ABANDON)
+
+    def _end(self, outcome: Outcome) -> None:
+        if self._state != _HELD:
+            return
+        self._state = _DONE
+        if self._limiter._core is not None:
+            self._limiter._release_local(outcome)
+        else:
+            self._outcome = outcome  # a shared store is told when the block is left
 
     async def __aenter__(self) -> Permit:
         if self._state != _NEW:
             raise RuntimeError("a Permit can be entered only once")
-        self.waited = await self._limiter._acquire(self._max_wait)
+        self._slot, self.waited = await self._limiter._acquire(self._max_wait)
         self._state = _HELD
         return self
 
@@ -124,8 +133,10 @@ class Permit:
         tb: TracebackType | None,
     ) -> None:
         if self._state == _HELD:
-            self._state = _DONE
-            self._limiter._complete(abandoned=exc_type is not None)
+            self._end(Outcome.COMPLETE if exc_type is None else Outcome.ABANDON)
+        if self._outcome is not None:
+            outcome, self._outcome = self._outcome, None
+            await self._limiter._release_shared(self._slot, outcome)
 
     def __repr__(self) -> str:
         state = ("new", "held", "done")[self._state]
@@ -141,47 +152,89 @@ class QuotaLimiter:
     ``margin`` seconds are added to every expiry; ``abandon_grace`` is how much longer a
     request abandoned in flight keeps its slot.
 
+    ``store`` replaces the in-memory counts with a shared :class:`QuotaStore` (then give no
+    ``rate_limits``: the store has its own); waiting stays local, FIFO and cancellation-safe.
+
     Use ``async with limiter.acquire(max_wait=...) as permit:`` around one request, or
     ``async with limiter:`` for the same with no ``max_wait``. One limiter serves the tasks
     of one event loop at a time; it is not thread-safe.
     """
 
-    __slots__ = ("_clock", "_core", "_current", "_default_clock", "_waiters", "_wakeups")
+    __slots__ = (
+        "_clock",
+        "_core",
+        "_current",
+        "_default_clock",
+        "_last_status",
+        "_store",
+        "_waiters",
+        "_wakeups",
+    )
 
     def __init__(
         self,
-        rate_limits: Sequence[tuple[int, float]],
+        rate_limits: Sequence[tuple[int, float]] | None = None,
         *,
+        store: QuotaStore | None = None,
         clock: Clock | None = None,
         margin: float = 0.0,
         abandon_grace: float = 10.0,
     ) -> None:
-        self._core = QuotaCore(rate_limits, margin=margin, abandon_grace=abandon_grace)
-        self._default_clock = clock is None
+        if store is None:
+            store = MemoryQuotaStore(
+                () if rate_limits is None else rate_limits,
+                clock=clock,
+                margin=margin,
+                abandon_grace=abandon_grace,
+            )
+        elif rate_limits is not None:
+            raise TypeError("give rate_limits or a store, not both: the store has its limits")
+        self._store = store
+        self._core: QuotaCore | None = None
+        if isinstance(store, MemoryQuotaStore):
+            self._core = store.core
+            clock = store.clock
+        else:
+            store.subscribe(self._wake_head)
+        self._default_clock = clock is None or clock is anyio.current_time
         self._clock: Clock = anyio.current_time if clock is None else clock
         self._waiters: OrderedDict[_Waiter, None] = OrderedDict()
         self._current: ContextVar[Permit | None] = ContextVar("planner_async_permit", default=None)
         self._wakeups = 0
+        self._last_status = RateLimitStatus(windows=(), paused_for=0.0)
 
     # -- public surface ----------------------------------------------------------------------
 
     @property
+    def store(self) -> QuotaStore:
+        """Where the windows are counted (a :class:`MemoryQuotaStore` by default)."""
+        return self._store
+
+    @property
     def limits(self) -> tuple[tuple[int, float], ...]:
         """The windows as ``(max_requests, period_seconds)`` pairs."""
-        return self._core.limits
+        return self._store.limits
 
     @property
     def status(self) -> RateLimitStatus:
         """A frozen snapshot: every window's use, the cool-down left and the queue length.
 
         Read outside an event loop (where the default clock cannot be read), it describes
-        the limiter as of the last time it was used.
+        the limiter as of the last time it was used. With a shared store it is the last
+        :meth:`snapshot` taken; ``await limiter.snapshot()`` asks the store afresh.
         """
+        if self._core is None:
+            return self._last_status
         try:
             now = self._clock()
         except RuntimeError:  # anyio's NoEventLoopError: no loop, hence no anyio clock
             now = -_INF  # the core reads this as "the newest time already seen"
         return self._core.status(now, waiting=len(self._waiters))
+
+    async def snapshot(self) -> RateLimitStatus:
+        """A fresh :attr:`status`, asked of the store (a round trip for a shared one)."""
+        self._last_status = await self._store.status(len(self._waiters))
+        return self._last_status
 
     @property
     def wakeups(self) -> int:
@@ -194,18 +247,16 @@ class QuotaLimiter:
         With ``max_wait`` seconds, a caller that cannot get a permit in time raises
         :class:`RateLimitError` (``retry_after`` = seconds until one could be free): at
         once, spending nothing, when even the earliest possible time is too late, otherwise
-        when the wait runs out.
+        when the wait runs out. ``None`` (or ``math.inf``) waits as long as it takes.
         """
-        if max_wait is not None:
-            if isinstance(max_wait, bool) or not isinstance(max_wait, int | float):
-                raise TypeError(f"max_wait must be a number of seconds or None, got {max_wait!r}")
-            if math.isnan(max_wait) or max_wait < 0:
-                raise ValueError(f"max_wait must be non-negative, got {max_wait}")
-        return Permit(self, max_wait)
+        return Permit(self, check_max_wait(max_wait))
 
     def pause(self, seconds: float) -> None:
-        """Admit nothing for ``seconds`` (a 429's Retry-After); extends, never shortens."""
-        self._core.pause(self._clock(), seconds)
+        """Admit nothing for ``seconds`` (a 429's Retry-After); extends, never shortens.
+
+        In-memory store only; with a shared store use ``await limiter.report_pause(...)``.
+        """
+        self._local_core("pause").pause(self._clock(), seconds)
 
     def observe(
         self,
@@ -216,8 +267,32 @@ class QuotaLimiter:
         """Adopt the server's ``X-Rate-Limit-*`` headers when they say less is left locally.
 
         See :meth:`QuotaCore.observe`; nothing here can free a slot, so nobody is woken.
+        In-memory store only; with a shared store use ``await limiter.report_headers(...)``.
         """
-        self._core.observe(self._clock(), limit=limit, remaining=remaining, reset=reset)
+        core = self._local_core("observe")
+        core.observe(self._clock(), limit=limit, remaining=remaining, reset=reset)
+
+    async def report_pause(self, seconds: float) -> None:
+        """:meth:`pause`, for any store."""
+        if self._core is not None:
+            self._core.pause(self._clock(), seconds)
+        else:
+            await self._store.pause(seconds)
+
+    async def report_headers(self, headers: RateHeaders) -> None:
+        """:meth:`observe` the server's rate headers, for any store."""
+        local = self._core
+        if local is not None:
+            local.observe(
+                self._clock(), limit=headers.limit, remaining=headers.remaining, reset=headers.reset
+            )
+        else:
+            await self._store.observe(headers)
+
+    def _local_core(self, what: str) -> QuotaCore:
+        if self._core is None:
+            raise RuntimeError(f"{what}() needs the in-memory store; await report_{what}()")
+        return self._core
 
     async def __aenter__(self) -> Permit:
         permit = Permit(self, None)
@@ -243,55 +318,68 @@ class QuotaLimiter:
 
     # -- acquisition -------------------------------------------------------------------------
 
-    async def _acquire(self, max_wait: float | None) -> float:
-        """Take a permit, waiting if needed; return the seconds waited."""
+    async def _acquire(self, max_wait: float | None) -> tuple[object, float]:
+        """Take a permit, waiting if needed; return its slot and the seconds waited."""
         # Fast path: honour a pending cancellation, but do not yield to the scheduler. The
         # caller is about to send a request, which yields anyway; a full checkpoint here
         # would cost a scheduler round trip per request for nothing.
         await anyio.lowlevel.checkpoint_if_cancelled()
         now = self._clock()
-        if not self._waiters and self._core.try_take(now):
-            return 0.0
+        if not self._waiters:
+            local = self._core
+            if local is not None:
+                if local.try_take(now):
+                    return True, 0.0
+            else:
+                admission = await self._ask_store(0)
+                if admission.slot is not None:
+                    return admission.slot, 0.0
         return await self._wait(now, max_wait)
 
-    async def _wait(self, start: float, max_wait: float | None) -> float:
-        core = self._core
+    async def _ask_store(self, ahead: int) -> Admission:
+        """One shielded ``acquire`` of a shared store; a cancellation after it gives back."""
+        with anyio.CancelScope(shield=True):
+            admission = await self._store.acquire(ahead)
+        if admission.slot is not None:
+            try:
+                await anyio.lowlevel.checkpoint_if_cancelled()
+            except BaseException:
+                await self._release_shared(admission.slot, Outcome.DISCARD)
+                raise
+        return admission
+
+    async def _try(self, now: float, ahead: int) -> Admission:
+        """The head's attempt: the store's admission, from the local core when in memory."""
+        local = self._core
+        if local is None:
+            return await self._ask_store(ahead)
+        if local.try_take(now):
+            return Admission(True)
+        return Admission(
+            None, wait=local.ready_at(now) - now, earliest=local.earliest_at(now, ahead) - now
+        )
+
+    async def _earliest(self, now: float, ahead: int) -> float:
+        if self._core is not None:
+            return self._core.earliest_at(now, ahead) - now
+        admission = await self._ask_store(ahead)
+        if admission.slot is not None:  # free after all: keep nothing, the queue decides
+            await self._release_shared(admission.slot, Outcome.DISCARD)
+            return 0.0
+        return admission.earliest
+
+    async def _wait(self, start: float, max_wait: float | None) -> tuple[object, float]:
         waiters = self._waiters
         deadline = _INF
         if max_wait is not None:
-            earliest = core.earliest_at(start, len(waiters)) - start
+            earliest = await self._earliest(start, len(waiters))
             if earliest > max_wait:
                 raise _refusal(max_wait, earliest)
             deadline = start + max_wait
         waiter = _Waiter()
         waiters[waiter] = None
         try:
-            while True:
-                now = self._clock()
-                ready = _INF
-                if next(iter(waiters)) is waiter:
-                    if core.try_take(now):
-                        del waiters[waiter]
-                        self._wake_head()
-                        return now - start
-                    ready = core.ready_at(now)
-                if now >= deadline:
-                    ahead = self._position(waiter)
-                    raise _refusal(max_wait or 0.0, core.earliest_at(now, ahead) - now)
-                # True for a non-head too: should it become head without being woken, the
-                # next completion wakes it (belt and braces; the cancel path wakes it anyway).
-                waiter.on_in_flight = ready == _INF
-                wake_at = min(ready, deadline)
-                if waiter.event.is_set():
-                    waiter.event = anyio.Event()
-                if wake_at == _INF:
-                    await waiter.event.wait()
-                else:
-                    with anyio.CancelScope(deadline=self._to_anyio_time(wake_at)):
-                        await waiter.event.wait()
-                self._wakeups += 1
-                # Woken: a cancellation that arrived meanwhile must win over taking a permit.
-                await anyio.lowlevel.checkpoint_if_cancelled()
+            return await self._wait_turn(waiter, start, deadline, max_wait)
         except BaseException:
             if waiter in waiters:
                 was_head = next(iter(waiters)) is waiter
@@ -300,6 +388,38 @@ class QuotaLimiter:
                     self._wake_head()
             raise
 
+    async def _wait_turn(
+        self, waiter: _Waiter, start: float, deadline: float, max_wait: float | None
+    ) -> tuple[object, float]:
+        waiters = self._waiters
+        while True:
+            now = self._clock()
+            wake_at = deadline
+            if next(iter(waiters)) is waiter:
+                admission = await self._try(now, 0)
+                if admission.slot is not None:
+                    del waiters[waiter]
+                    self._wake_head()
+                    return admission.slot, self._clock() - start
+                wake_at = min(now + admission.wait, deadline)
+                # Woken by the completion that turns "in flight" into a known time.
+                waiter.on_in_flight = admission.wait == _INF
+            if now >= deadline:
+                raise _refusal(max_wait or 0.0, await self._earliest(now, self._position(waiter)))
+            await self._sleep_until(waiter, wake_at)
+            self._wakeups += 1
+            # Woken: a cancellation that arrived meanwhile must win over taking a permit.
+            await anyio.lowlevel.checkpoint_if_cancelled()
+
+    async def _sleep_until(self, waiter: _Waiter, wake_at: float) -> None:
+        if waiter.event.is_set():
+            waiter.event = anyio.Event()
+        if wake_at == _INF:
+            await waiter.event.wait()
+            return
+        with anyio.CancelScope(deadline=self._to_anyio_time(wake_at)):
+            await waiter.event.wait()
+
     def _to_anyio_time(self, t: float) -> float:
         if self._default_clock:
             return t
@@ -307,7 +427,7 @@ class QuotaLimiter:
 
     def _position(self, waiter: _Waiter) -> int:
         """How many waiters are ahead of ``waiter`` (capped: beyond a window, it is moot)."""
-        cap = max((n for n, _ in self._core.limits), default=0)
+        cap = max((n for n, _ in self.limits), default=0)
         for i, w in enumerate(itertools.islice(self._waiters, cap)):
             if w is waiter:
                 return i
@@ -319,10 +439,15 @@ class QuotaLimiter:
 
     # -- release -----------------------------------------------------------------------------
 
-    def _complete(self, *, abandoned: bool) -> None:
-        now = self._clock()
+    def _release_local(self, outcome: Outcome) -> None:
         core = self._core
-        if abandoned:
+        assert core is not None
+        if outcome is Outcome.DISCARD:
+            core.discard()
+            self._wake_head()
+            return
+        now = self._clock()
+        if outcome is Outcome.ABANDON:
             core.abandon(now)
         else:
             core.complete(now)
@@ -334,15 +459,23 @@ class QuotaLimiter:
                 head.on_in_flight = False
                 head.event.set()
 
-    def _discard(self) -> None:
-        self._core.discard()
+    async def _release_shared(self, slot: object, outcome: Outcome) -> None:
+        """Tell a shared store how a permit ended; shielded, and never raising.
+
+        A store that cannot be reached keeps the slot until its lease runs out, which is
+        safe: the slot only frees later than it could have.
+        """
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._store.release(slot, outcome)
+            except Exception:
+                log.warning("could not release a quota slot (%s); its lease will", outcome.value)
         self._wake_head()
 
 
-def _refusal(max_wait: float, retry_after: float) -> RateLimitError:
+def _refusal(max_wait: float, retry_after: float) -> QuotaWaitError:
     retry_after = max(0.0, retry_after)
-    return RateLimitError(
+    return QuotaWaitError(
         f"no request permit within max_wait={max_wait:g}s; one could be free in {retry_after:.3f}s",
         retry_after=retry_after,
-        response=None,
     )

@@ -38,12 +38,13 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Sequence
+from typing import Self
 
 import attrs
 
 from ._checks import check_seconds
 
-__all__ = ["QuotaCore", "RateLimitStatus", "WindowStatus", "validate_limits"]
+__all__ = ["QuotaCore", "RateHeaders", "RateLimitStatus", "WindowStatus", "validate_limits"]
 
 _INF = math.inf
 
@@ -71,6 +72,60 @@ class RateLimitStatus:
     windows: tuple[WindowStatus, ...]
     paused_for: float
     waiting: int = 0
+
+
+_RATE_HEADERS = {
+    b"x-rate-limit-limit": "limit",
+    b"x-rate-limit-remaining": "remaining",
+    b"x-rate-limit-reset": "reset",
+}
+
+
+def _header_number(raw: bytes) -> float | None:
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+@attrs.frozen
+class RateHeaders:
+    """The server's ``X-Rate-Limit-*`` headers: its word on the window closest to its limit.
+
+    ``limit`` names the window (its ``max_requests``), ``remaining`` what is left in it and
+    ``reset`` the seconds until it frees a request. Unreadable or negative values are None.
+
+    >>> RateHeaders.from_raw([(b"X-Rate-Limit-Remaining", b"7"), (b"X-Rate-Limit-Limit", b"500")])
+    RateHeaders(limit=500, remaining=7, reset=None)
+    """
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset: float | None = None
+
+    @classmethod
+    def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> Self | None:
+        """Read the headers in one pass over raw ``(name, value)`` pairs; None if absent.
+
+        Pure: pass ``response.headers.raw`` from httpx.
+        """
+        found: dict[str, float] = {}
+        for name, value in raw:
+            key = _RATE_HEADERS.get(name.lower())
+            if key is not None:
+                number = _header_number(value)
+                if number is not None:
+                    found[key] = number
+        remaining = found.get("remaining")
+        if remaining is None:
+            return None
+        limit = found.get("limit")
+        return cls(
+            limit=None if limit is None else int(limit),
+            remaining=int(remaining),
+            reset=found.get("reset"),
+        )
 
 
 def validate_limits(rate_limits: Iterable[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
@@ -141,6 +196,15 @@ class _Window:
             later.append(expiries.pop())
         expiries.append(expiry)
         expiries.extend(reversed(later))
+
+
+def _add_phantoms(window: _Window, count: int, now: float, reset: float | None) -> None:
+    expiry = now + window.hold
+    if reset is not None and count > 0:
+        window.add_expiry(now + min(max(reset, 0.0), window.hold))
+        count -= 1
+    for _ in range(count):
+        window.add_expiry(expiry)
 
 
 class QuotaCore:
@@ -280,12 +344,12 @@ class QuotaCore:
 
         The window is the one whose ``max_requests == limit``; with ``limit`` unknown or
         unmatched, the only window when there is exactly one, else nothing. Adopting adds
-        phantom usages expiring a full period from ``now`` until the local remaining equals
-        ``remaining``; this is sound because local accounting never undercounts our own
-        requests. ``reset`` is accepted but not used: phantoms conservatively live a whole
-        period. Returns whether anything was adopted.
+        phantom usages until the local remaining equals ``remaining``; this is sound because
+        local accounting never undercounts our own requests. The first phantom expires
+        ``reset`` seconds from ``now`` (the server's word on when a request frees, capped at
+        the window's period), the others a full period from ``now``, so ``Remaining: 0,
+        Reset: 1`` costs one second, not a window. Returns whether anything was adopted.
         """
-        del reset  # the phantoms' full period already covers any reset the server reports
         if remaining is None:
             return False
         now = self._clock(now)
@@ -296,9 +360,7 @@ class QuotaCore:
         for w in windows:
             extra = (w.limit - w.used(now)) - max(0, int(remaining))
             if extra > 0:
-                expiry = now + w.hold
-                for _ in range(extra):
-                    w.add_expiry(expiry)
+                _add_phantoms(w, extra, now, reset)
                 adopted = True
         return adopted
 

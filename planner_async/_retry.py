@@ -14,6 +14,13 @@ from email.utils import parsedate_to_datetime
 import attrs
 
 from ._checks import check_seconds
+from ._exceptions import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    AuthenticationError,
+    PlannerError,
+)
 
 __all__ = ["RETRYABLE_STATUSES", "RetryDetails", "RetryPolicy", "parse_retry_after"]
 
@@ -43,8 +50,6 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             return None
-        if when.tzinfo is None:  # RFC 9110 dates are GMT
-            return max(0.0, when.timestamp() - now)  # pragma: no cover - parsedate sets tz
         return max(0.0, when.timestamp() - now)
     if not math.isfinite(seconds):
         return None
@@ -102,13 +107,51 @@ class RetryPolicy:
         ceiling = min(self.wait_max, self.wait_initial * self.wait_exp_base**attempt)
         return ceiling * rand() if self.wait_jitter else ceiling
 
+    def decide(
+        self,
+        error: PlannerError,
+        attempt: int,
+        *,
+        retry_after: float | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> float | None:
+        """Seconds to wait before trying again after ``error``, or None when it is final.
+
+        The one retry decision, pure: ``attempt`` counts the retries already made. A
+        server's ``retry_after`` (429, or 503 with ``Retry-After``) replaces the backoff,
+        and one longer than ``max_retry_after`` is final. Rejected credentials (401 after
+        renewal) and statuses outside ``retry_statuses`` are final; connection failures and
+        unreadable success bodies back off.
+
+        >>> from planner_async import ServerError
+        >>> RetryPolicy(wait_jitter=False).decide(ServerError("x", status_code=502), 0)
+        1.0
+        """
+        if attempt >= self.max_retries:
+            return None
+        if isinstance(error, APIStatusError):
+            if isinstance(error, AuthenticationError) or not self.should_retry_status(
+                error.status_code
+            ):
+                return None
+            if retry_after is not None:
+                return retry_after if retry_after <= self.max_retry_after else None
+            return self.wait(attempt, rand=rand)
+        if isinstance(error, APIConnectionError | APIResponseValidationError):
+            return self.wait(attempt, rand=rand)
+        return None
+
 
 @attrs.frozen
 class RetryDetails:
-    """What a retry hook is told: which request, which try, why, and how long it waits."""
+    """What a retry hook is told: which request, which try, why, and how long it waits.
+
+    ``reason`` is the error's (redacted) message and ``caused_by`` the error itself.
+    """
 
     method: str
     path: str
     attempt: int
     wait: float
     reason: str
+    caused_by: BaseException | None = None

@@ -34,7 +34,7 @@ class GatedTransport(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
-BASE = "http://planner.test"
+BASE = "https://planner.test"
 
 
 def jwt(exp: float, sub: str = "demo") -> str:
