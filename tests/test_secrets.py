@@ -173,10 +173,6 @@ async def test_no_secret_reaches_logs_errors_or_reprs(caplog: pytest.LogCaptureF
     await faulty_run(caplog, misfits=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pending core fix: a structure error's __cause__ (cattrs) quotes raw wire values",
-)
 async def test_no_secret_reaches_the_cause_of_a_structure_error(caplog: pytest.LogCaptureFixture):
     """Events whose wrong-typed fields echo the secrets leak none, even in the cause chain."""
     await faulty_run(caplog, misfits=True)
