@@ -7,6 +7,7 @@
 """
 
 from ._auth import TokenState
+from ._bulk import BulkGet, GetResult
 from ._client import (
     DEFAULT_AUTH_RATE_LIMITS,
     DEFAULT_BASE_URL,
@@ -15,7 +16,7 @@ from ._client import (
     ClientStats,
     PlannerClient,
 )
-from ._events import EventIterator, Events
+from ._events import DEFAULT_PREFETCH, EventIterator, Events, PagingError
 from ._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
@@ -46,11 +47,13 @@ from ._stores import (
     StoredToken,
     TokenStore,
 )
+from ._sync import EventSync, SyncCheckpoint
 from ._version import __version__
 
 __all__ = [
     "DEFAULT_AUTH_RATE_LIMITS",
     "DEFAULT_BASE_URL",
+    "DEFAULT_PREFETCH",
     "DEFAULT_RATE_LIMITS",
     "APIConnectionError",
     "APIResponseValidationError",
@@ -60,6 +63,7 @@ __all__ = [
     "AuthCalls",
     "AuthenticationError",
     "BadRequestError",
+    "BulkGet",
     "ClientOptions",
     "ClientStats",
     "DeadlineExceededError",
@@ -67,13 +71,16 @@ __all__ = [
     "EventIterator",
     "EventPage",
     "EventStatus",
+    "EventSync",
     "Events",
+    "GetResult",
     "Location",
     "MemoryQuotaStore",
     "MemoryTokenStore",
     "NotFoundError",
     "Organiser",
     "Outcome",
+    "PagingError",
     "PauseDetails",
     "PermissionDeniedError",
     "Permit",
@@ -92,6 +99,7 @@ __all__ = [
     "ServerError",
     "Session",
     "StoredToken",
+    "SyncCheckpoint",
     "TokenDetails",
     "TokenState",
     "TokenStore",

@@ -131,7 +131,7 @@ class PlannerClient:
             hooks=self._pipeline.hooks,
         )
         self._pipeline.tokens = self._tokens
-        self.events = Events(self._pipeline)
+        self.events = Events(self._pipeline, config.clock or wall_clock)
 
     def _make_pipeline(
         self, config: ClientConfig, limiter: QuotaLimiter, auth_limiter: QuotaLimiter
@@ -176,7 +176,7 @@ class PlannerClient:
             sleep=config.sleep,
             check_usable=view._check_usable,
         )
-        view.events = Events(view._pipeline)
+        view.events = Events(view._pipeline, config.clock or wall_clock)
         return view
 
     @classmethod
