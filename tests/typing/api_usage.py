@@ -10,12 +10,16 @@ from planner_async import (
     APIStatusError,
     Event,
     EventPage,
+    MemoryQuotaStore,
+    MemoryTokenStore,
     PlannerClient,
     QuotaLimiter,
+    QuotaStore,
     RateLimitError,
     RateLimitStatus,
     RetryPolicy,
     Session,
+    TokenStore,
 )
 
 
@@ -59,4 +63,17 @@ async def usage() -> None:
     limiter = QuotaLimiter([(10, 1.0)])
     async with limiter:
         pass
-    del session, event, title, pages, total, status, wait, code
+    shared = PlannerClient(
+        "u",
+        "k",
+        quota_store=MemoryQuotaStore([(500, 60.0)]),
+        token_store=MemoryTokenStore(),
+        on_quota_wait=lambda details: print(details.waited),
+        on_token=lambda details: print(details.kind),
+    )
+    patient = shared.with_options(max_wait=300.0, timeout=httpx.Timeout(5.0))
+    quick: Event = await patient.events.get(1, timeout=2.0, max_wait=0.0, deadline=10.0)
+    fresh: RateLimitStatus = await shared.fetch_rate_limit()
+    store: QuotaStore = MemoryQuotaStore([(1, 1.0)])
+    tokens: TokenStore = MemoryTokenStore()
+    del session, event, title, pages, total, status, wait, code, quick, fresh, store, tokens
