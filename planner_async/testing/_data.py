@@ -259,6 +259,42 @@ def _maybe(rng: random.Random, value: Any, *, missing: float, null: float) -> An
     return value
 
 
+def _schedule(
+    rng: random.Random, day: date, offset: int, country: str
+) -> tuple[bool, str, str, datetime]:
+    """Draw ``(all_day, startDate, endDate, start instant)`` for an event on ``day``."""
+    if rng.random() < 0.3:
+        last = day + timedelta(days=rng.choice((0, 0, 0, 1, 2, 3)))
+        return True, day.isoformat(), last.isoformat(), datetime.combine(day, time(), tzinfo=UTC)
+    local = datetime.combine(day, time(rng.randrange(7, 21), rng.choice((0, 15, 30, 45))))
+    begins = local.replace(tzinfo=timezone(timedelta(hours=offset)))
+    ends = begins + timedelta(minutes=rng.choice((30, 45, 60, 90, 120, 180, 240)))
+    if country == "GB" or rng.random() < 0.3:
+        return False, _iso_z(begins), _iso_z(ends), begins
+    return False, _iso_offset(begins, offset), _iso_offset(ends, offset), begins
+
+
+def _without_missing(fields: dict[str, Any]) -> dict[str, Any]:
+    """Drop the fields (and nested fields) that ``_maybe`` left out (``...``)."""
+    cleaned: dict[str, Any] = {}
+    for key, value in fields.items():
+        if value is ...:
+            continue
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if v is not ...}
+        cleaned[key] = value
+    return cleaned
+
+
+def _organiser(rng: random.Random, organisers: tuple[str, ...]) -> Any:
+    """Draw an ``organiser`` object (or None, or ``...`` for "left out")."""
+    organiser = {
+        "name": rng.choice(organisers),
+        "url": _maybe(rng, "https://example.org", missing=0.3, null=0.1),
+    }
+    return _maybe(rng, organiser, missing=0.1, null=0.05)
+
+
 def _event(rng: random.Random, event_id: int, start: date, days: int) -> dict[str, Any]:
     category = rng.choice(sorted(_CATEGORIES))
     titles, organisers = _CATEGORIES[category]
@@ -268,19 +304,7 @@ def _event(rng: random.Random, event_id: int, start: date, days: int) -> dict[st
     title = rng.choice(titles).format(city=city or "London", topic=topic)
     day = start + timedelta(days=rng.randrange(days))
     offset = summer if 4 <= day.month <= 10 else std
-    all_day = rng.random() < 0.3
-    if all_day:
-        last = day + timedelta(days=rng.choice((0, 0, 0, 1, 2, 3)))
-        start_text, end_text = day.isoformat(), last.isoformat()
-        begins = datetime.combine(day, time(), tzinfo=UTC)
-    else:
-        local = datetime.combine(day, time(rng.randrange(7, 21), rng.choice((0, 15, 30, 45))))
-        begins = local.replace(tzinfo=timezone(timedelta(hours=offset)))
-        ends = begins + timedelta(minutes=rng.choice((30, 45, 60, 90, 120, 180, 240)))
-        if country == "GB" or rng.random() < 0.3:
-            start_text, end_text = _iso_z(begins), _iso_z(ends)
-        else:
-            start_text, end_text = _iso_offset(begins, offset), _iso_offset(ends, offset)
+    all_day, start_text, end_text, begins = _schedule(rng, day, offset, country)
     created = begins - timedelta(days=rng.randrange(1, 120), seconds=rng.randrange(86_400))
     updated = created + timedelta(seconds=rng.randrange(0, 60 * 86_400))
     tags = sorted(
@@ -310,15 +334,7 @@ def _event(rng: random.Random, event_id: int, start: date, days: int) -> dict[st
             missing=0.02,
             null=0.02,
         ),
-        "organiser": _maybe(
-            rng,
-            {
-                "name": rng.choice(organisers),
-                "url": _maybe(rng, "https://example.org", missing=0.3, null=0.1),
-            },
-            missing=0.1,
-            null=0.05,
-        ),
+        "organiser": _organiser(rng, organisers),
         "url": _maybe(rng, f"https://example.org/events/{event_id}", missing=0.05, null=0.05),
         "createdAt": _iso_z(created),
         "updatedAt": _iso_z(updated),
@@ -326,14 +342,7 @@ def _event(rng: random.Random, event_id: int, start: date, days: int) -> dict[st
     if rng.random() < 0.04:
         name, value = rng.choice(_EXTRA_FIELDS)
         fields[name] = value
-    cleaned: dict[str, Any] = {}
-    for key, value in fields.items():
-        if value is ...:
-            continue
-        if isinstance(value, dict):
-            value = {k: v for k, v in value.items() if v is not ...}
-        cleaned[key] = value
-    return cleaned
+    return _without_missing(fields)
 
 
 def generate_events(

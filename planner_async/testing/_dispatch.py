@@ -7,6 +7,7 @@ The dispatcher knows nothing of what the endpoints do: it finds a request's rout
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -75,6 +76,7 @@ class Dispatcher:
 
     __slots__ = (
         "_handlers",
+        "_numbers",
         "clock",
         "injector",
         "recorded",
@@ -103,6 +105,7 @@ class Dispatcher:
         self.injector = FaultInjector(faults)
         self.scripts = ScriptQueue()
         self.recorded: deque[FakeRequest] = deque(maxlen=max_recorded)
+        self._numbers = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI entry point (``http`` and ``lifespan`` scopes)."""
@@ -130,7 +133,7 @@ class Dispatcher:
             endpoint=found.name if found else OTHER,
             params=params,
             bearer=token is not None,
-            number=self.stats.total_requests,
+            number=next(self._numbers),
             at=self.clock(),
         )
         host = (scope.get("client") or ("unknown", 0))[0]

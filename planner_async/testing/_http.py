@@ -83,7 +83,8 @@ class FakeRequest:
     - ``endpoint``: ``"auth"``, ``"auth.renew"``, ``"events.list"``, ``"events.get"``
       or ``"other"``;
     - ``bearer``: whether an ``Authorization: Bearer ...`` header came with it;
-    - ``number``: 1 for the first request the fake received, then 2, 3, ...;
+    - ``number``: 1 for the first request the fake received, then 2, 3, ... (never
+      reset, not even by ``FakeStats.reset()``);
     - ``at``: the fake's clock when it arrived;
     - ``status``: the status answered (``0``: the connection was dropped); ``None`` while
       the request is still being answered (as a script handler sees it);
