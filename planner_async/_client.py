@@ -148,6 +148,7 @@ class PlannerClient:
             secrets=self._secrets,
             check_usable=self._check_usable,
             sleep=config.sleep,
+            max_response_bytes=config.max_response_bytes,
         )
 
     def with_options(self, **options: Unpack[ClientOptions]) -> Self:

@@ -20,6 +20,7 @@ from ._hooks import Hooks, PauseDetails, QuotaWaitDetails, TokenDetails
 from ._quota import validate_limits
 from ._retry import RetryDetails, RetryPolicy
 from ._stores import QuotaStore, TokenStore
+from ._wire import DEFAULT_MAX_RESPONSE_BYTES
 
 __all__ = [
     "CALL_OPTIONS",
@@ -57,6 +58,9 @@ class ClientOptions(TypedDict, total=False):
     - ``abandon_grace`` (10 s): how long a request given up in flight keeps its slot.
     - ``quota_store``, ``token_store`` (in memory): shared stores ("Extending").
     - ``allow_insecure_http`` (False).
+    - ``max_response_bytes`` (16 MiB): a larger success body is refused while it streams
+      (:class:`APIResponseValidationError`); redirects are never followed, and an answer
+      must be complete within the read ``timeout`` of being sent.
     """
 
     base_url: str
@@ -79,6 +83,7 @@ class ClientOptions(TypedDict, total=False):
     quota_store: QuotaStore | None
     token_store: TokenStore | None
     allow_insecure_http: bool
+    max_response_bytes: int
 
 
 CALL_OPTIONS: Final = frozenset(
@@ -119,6 +124,14 @@ def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout | None:
     return httpx.Timeout(seconds, connect=min(10.0, seconds))
 
 
+def _positive_bytes(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"max_response_bytes must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"max_response_bytes must be at least 1, got {value}")
+    return value
+
+
 def _http_client(value: httpx.AsyncClient | None) -> httpx.AsyncClient | None:
     if value is not None and not isinstance(value, httpx.AsyncClient):
         raise TypeError(f"http_client must be an httpx.AsyncClient, got {type(value).__name__}")
@@ -153,6 +166,9 @@ class ClientConfig:
     quota_store: QuotaStore | None = None
     token_store: TokenStore | None = None
     allow_insecure_http: bool = False
+    max_response_bytes: int = attrs.field(
+        default=DEFAULT_MAX_RESPONSE_BYTES, converter=_positive_bytes
+    )
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(

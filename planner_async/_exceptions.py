@@ -10,9 +10,10 @@
     │   │   └── QuotaWaitError      local: no permit within max_wait, nothing was sent
     │   └── ServerError             5xx
     ├── APIResponseValidationError  a success status whose body breaks the contract
-    └── APIConnectionError          transport failures (host, request, __cause__)
-        └── APITimeoutError         timeouts
-            └── DeadlineExceededError  the caller's overall deadline for one call
+    ├── APIConnectionError          transport failures (host, request, __cause__)
+    │   └── APITimeoutError         timeouts
+    │       └── DeadlineExceededError  the caller's overall deadline for one call
+    └── StoreUnavailableError       a shared quota/token store (Redis) cannot be used
 
 Every text that came from the server is redacted *before* it is cut, then cut to a
 bounded size: known secrets (API key, tokens) of at least :data:`MIN_SECRET_CHARS`
@@ -51,6 +52,7 @@ __all__ = [
     "QuotaWaitError",
     "RateLimitError",
     "ServerError",
+    "StoreUnavailableError",
     "clean_text",
     "error_from_response",
     "parse_error_body",
@@ -369,6 +371,21 @@ class DeadlineExceededError(APITimeoutError):
         self.deadline = deadline
 
 
+class StoreUnavailableError(PlannerError):
+    """A shared store (Redis) could not be reached or used; nothing was sent.
+
+    Raised by a call that needed a quota permit or the token state from the store. With
+    the default (fail closed) no request goes out without the store's permit; see
+    ``redis_fallback_share`` for the opt-in local fallback. The store's own exception is
+    kept as ``__cause__``; the message never holds the Redis URL (it may hold a password).
+    """
+
+    def __init__(self, message: str) -> None:
+        message = clean_text(message, limit=_LOCAL_MESSAGE_CHARS)
+        super().__init__(message)
+        self.message = message
+
+
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -420,6 +437,14 @@ def parse_error_body(
     return None, f"unexpected {kind}: {_cut(text, _SNIPPET_CHARS)}"
 
 
+def _redirect_message(response: httpx.Response, secrets: Iterable[str | None]) -> str:
+    location = clean_text(response.headers.get("location", "(none)"), *secrets, limit=200)
+    return (
+        f"the server redirected to {location}; redirects are not followed, so that "
+        "credentials never leave the configured base_url: check base_url"
+    )
+
+
 def error_from_response(
     response: httpx.Response,
     *,
@@ -428,12 +453,15 @@ def error_from_response(
 ) -> APIStatusError:
     """Build the right :class:`APIStatusError` subclass for a finished ``response``.
 
-    Pure: reads the already-received body, never awaits.
+    Pure: reads the already-received body, never awaits. A 3xx (never followed) becomes
+    an :class:`APIStatusError` saying where it pointed.
     """
     status = response.status_code
     error, message = parse_error_body(
         response.content, response.headers.get("content-type", ""), secrets
     )
+    if 300 <= status < 400:
+        message = _redirect_message(response, secrets)
     if not message:
         message = response.reason_phrase or "error"
     cls = _class_for(status)

@@ -31,7 +31,7 @@ from ._limiter import Permit, QuotaLimiter
 from ._quota import RateHeaders
 from ._retry import RetryDetails, RetryPolicy, parse_retry_after
 from ._serialization import describe_structure_error
-from ._wire import NOT_SENT, decode_json, send_once, transport_error
+from ._wire import DEFAULT_MAX_RESPONSE_BYTES, NOT_SENT, decode_json, send_once, transport_error
 
 if TYPE_CHECKING:
     from ._auth import TokenManager
@@ -100,7 +100,7 @@ class _Call:
     api: bool
     options: CallOptions
     attempt: int = 0
-    renewed: bool = False
+    renewed_for: str | None = None  # the token this call already renewed after a 401
 
 
 @attrs.define(slots=True)
@@ -126,6 +126,7 @@ class Pipeline:
         "_hooks",
         "_http",
         "_limiter",
+        "_max_bytes",
         "_max_wait",
         "_retry",
         "_secrets",
@@ -149,8 +150,10 @@ class Pipeline:
         secrets: Callable[[], tuple[str | None, ...]],
         check_usable: Callable[[], None],
         sleep: Callable[[float], Any] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._http = http
+        self._max_bytes = max_response_bytes
         self._base_url = base_url + API_PREFIX
         self._limiter = limiter
         self._auth_limiter = auth_limiter
@@ -197,6 +200,7 @@ class Pipeline:
             secrets=self._secrets,
             check_usable=check_usable,
             sleep=sleep,
+            max_response_bytes=self._max_bytes,
         )
         view.tokens = self.tokens
         view.counts = self.counts
@@ -248,7 +252,7 @@ class Pipeline:
         while True:
             sent = await self._take_permit(call)
             response = sent.response
-            if response is not None and self._must_renew(call, response):
+            if response is not None and self._must_renew(call, response, sent.token):
                 assert self.tokens is not None
                 assert sent.token is not None
                 await self.tokens.renew_rejected(sent.token)
@@ -271,11 +275,20 @@ class Pipeline:
         error = error_from_response(response, retry_after=retry_after, secrets=self._secrets())
         await self._decide(call, error, response, retry_after)
 
-    def _must_renew(self, call: _Call, response: httpx.Response) -> bool:
-        """The 401 rule: an API call answered 401 renews its token and is resent, once."""
-        if response.status_code != 401 or not call.api or call.renewed:
+    def _must_renew(self, call: _Call, response: httpx.Response, token: str | None) -> bool:
+        """The 401 rule: an API call answered 401 renews its token and is resent.
+
+        Once per rejected token: a 401 for the token a renewal already replaced is final,
+        and a 401 for a newer token (revoked again meanwhile) renews again, spending one
+        of the call's retries so that a server rejecting every token cannot loop forever.
+        """
+        if response.status_code != 401 or not call.api or token is None:
             return False
-        call.renewed = True
+        if call.renewed_for is not None:
+            if token == call.renewed_for or call.attempt >= self._retry.max_retries:
+                return False
+            call.attempt += 1
+        call.renewed_for = token
         return True
 
     # -- one attempt, step by step -----------------------------------------------------------
@@ -304,9 +317,17 @@ class Pipeline:
             permit.discard()
             raise
 
+    def _timeout_of(self, call: _Call) -> httpx.Timeout | None:
+        return call.options.timeout or self._timeout
+
+    def _deadline(self, call: _Call) -> float | None:
+        """Seconds the whole answer may take once sent: the read timeout, counted once."""
+        timeout = self._timeout_of(call) or self._http.timeout
+        return timeout.read
+
     def _build(self, call: _Call, token: str | None) -> httpx.Request:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else None
-        timeout = call.options.timeout or self._timeout
+        timeout = self._timeout_of(call)
         return self._http.build_request(
             call.method,
             self._base_url + call.path,
@@ -326,7 +347,12 @@ class Pipeline:
             raise
         self.counts.requests += 1
         try:
-            response = await send_once(self._http, request, follow_redirects=call.api)
+            response = await send_once(
+                self._http, request, max_bytes=self._max_bytes, deadline=self._deadline(call)
+            )
+        except APIResponseValidationError:
+            permit.complete()  # answered, but larger than the cap: final, not worth a retry
+            raise
         except NOT_SENT as exc:
             permit.discard()  # no connection, so nothing reached the server
             return _Sent(None, transport_error(exc, request), token)

@@ -6,26 +6,80 @@ Nothing here retries, counts quota or knows about tokens; :mod:`._pipeline` does
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
 
+import anyio
 import httpx
 
+from . import _json
 from ._exceptions import APIConnectionError, APIResponseValidationError, APITimeoutError
 
-__all__ = ["NOT_SENT", "decode_json", "send_once", "transport_error"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "NOT_SENT", "decode_json", "send_once", "transport_error"]
+
+DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
+"""The largest answer body read (16 MiB): far beyond a page of 200 events."""
+_RECODED: Final = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
+# The body is kept decoded, so the headers that described the wire form are dropped.
 
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Transport failures that happen before a byte of the request left: nothing was sent."""
 
 
 async def send_once(
-    http: httpx.AsyncClient, request: httpx.Request, *, follow_redirects: bool = True
+    http: httpx.AsyncClient,
+    request: httpx.Request,
+    *,
+    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    deadline: float | None = None,
 ) -> httpx.Response:
-    """Send ``request`` once and read its whole body. Transport errors propagate as httpx's.
+    """Send ``request`` once and read its body, buffered once; never follow a redirect.
 
-    Auth calls pass ``follow_redirects=False`` so that credentials never follow a redirect.
+    A 3xx comes back as it is (the caller makes it an error), so neither credentials nor
+    tokens ever reach another origin, whatever the ``http`` client's ``follow_redirects``.
+    The body is read while streaming and refused past ``max_bytes``
+    (:class:`APIResponseValidationError`; an error answer is cut there instead, it is only
+    shown as a snippet). The whole answer, headers and body, must arrive within
+    ``deadline`` seconds, or ``httpx.ReadTimeout`` is raised: a body trickling a byte at a
+    time cannot outlast it. Other transport errors propagate as httpx's.
     """
-    return await http.send(request, follow_redirects=follow_redirects)
+    try:
+        with anyio.fail_after(deadline):
+            response = await http.send(request, stream=True, follow_redirects=False)
+            try:
+                body = await _read_capped(response, max_bytes)
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        raise httpx.ReadTimeout(
+            f"the answer was not complete within {deadline:g} s", request=request
+        ) from None
+    headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _RECODED]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=body,
+        request=request,
+        extensions=response.extensions,
+    )
+
+
+async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    """The (decoded) body, at most ``max_bytes`` of it; too much on a success is an error."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            if response.is_success:
+                raise APIResponseValidationError(
+                    f"{response.status_code} answer is larger than max_response_bytes "
+                    f"({max_bytes} bytes); not read further",
+                    response=None,
+                )
+            chunks.append(chunk[: max_bytes - (size - len(chunk))])
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def decode_json(response: httpx.Response) -> Any:
@@ -34,8 +88,8 @@ def decode_json(response: httpx.Response) -> Any:
     Never raises a bare ``ValueError`` or ``RecursionError``, however the body is broken.
     """
     try:
-        return json.loads(response.content)
-    except (ValueError, RecursionError) as exc:
+        return _json.loads(response.content)
+    except ValueError as exc:
         raise APIResponseValidationError(
             f"{response.status_code} answer is not valid JSON ({len(response.content)} bytes)",
             response=response,

@@ -283,7 +283,6 @@ async def test_7_auth_redirect_does_not_send_the_key_elsewhere():
     assert ["planner.test"] == server.hosts
 
 
-@pending("3xx answers (and redirect loops) become typed errors")
 async def test_8_redirect_loop_is_a_typed_error():
     """A redirect loop on an API call is a PlannerError, not httpx.TooManyRedirects."""
     server = Server(lambda request: httpx.Response(302, headers={"Location": str(request.url)}))
@@ -422,7 +421,6 @@ async def test_15_wrong_types_are_refused_not_converted(fields: dict[str, Any]):
 # -- 16. a server that ignores page ---------------------------------------------------------
 
 
-@pending("paging stops with a typed error when the server's answers do not advance")
 async def test_16_server_ignoring_page_is_not_paged_forever():
     """A server that always answers page 1 stops the listing with a typed error."""
     items = [event_json(n) for n in range(1, 11)]
@@ -444,7 +442,6 @@ async def test_16_server_ignoring_page_is_not_paged_forever():
 # -- also seen ------------------------------------------------------------------------------
 
 
-@pending("max_response_bytes cap enforced while streaming")
 async def test_body_over_the_size_cap_is_a_typed_error():
     """A body larger than max_response_bytes is a typed error, read no further than the cap."""
     server = Server(lambda request: httpx.Response(200, content=b" " * 100_000 + b"{}"))
@@ -460,7 +457,6 @@ async def _trickle() -> AsyncIterator[bytes]:
         yield b" "
 
 
-@pending("a whole-response read deadline")
 async def test_trickling_body_is_cut_off():
     """A body that trickles forever ends in APITimeoutError after about the timeout."""
     server = Server(lambda request: httpx.Response(200, content=_trickle()))
