@@ -1,0 +1,211 @@
+"""FastAPI integration: one client per app, a dependency, error mapping, JSON models.
+
+``pip install 'planner-async[fastapi]'``, then::
+
+    from fastapi import FastAPI
+    from planner_async import Event
+    from planner_async.fastapi import Planner, add_exception_handlers, planner_lifespan
+
+    app = FastAPI(lifespan=planner_lifespan())  # PlannerClient.from_env() at startup
+    add_exception_handlers(app)
+
+
+    @app.get("/events/{event_id}")
+    async def event(event_id: int, planner: Planner) -> Event:
+        return await planner.events.get(event_id)
+
+The lifespan opens one :class:`~planner_async.PlannerClient` when the app starts (in the
+server's event loop), keeps it on ``app.state.planner`` and closes it at shutdown, also
+when startup fails half-way. Every request shares it: one login, one quota, one pool.
+
+Importing this module also teaches FastAPI's ``jsonable_encoder`` the models (``Event``,
+``EventPage``, ``Location``, ``Organiser``) so handlers without a response model can return
+them; the JSON is their ``to_dict()`` form, the API's own camelCase shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Annotated, Any, Final
+
+try:
+    from fastapi import Depends
+    from fastapi.encoders import ENCODERS_BY_TYPE
+    from starlette.applications import Starlette
+    from starlette.requests import HTTPConnection, Request
+    from starlette.responses import JSONResponse
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "planner_async.fastapi needs FastAPI: pip install 'planner-async[fastapi]'"
+    ) from exc
+
+from ._client import PlannerClient
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    NotFoundError,
+    PermissionDeniedError,
+    PlannerError,
+    RateLimitError,
+)
+from ._models import Event, EventPage, Location, Organiser
+
+__all__ = [
+    "STATE_ATTRIBUTE",
+    "ClientFactory",
+    "Planner",
+    "add_exception_handlers",
+    "error_response",
+    "get_planner",
+    "planner_lifespan",
+]
+
+log = logging.getLogger("planner_async.fastapi")
+
+STATE_ATTRIBUTE: Final = "planner"
+"""The ``app.state`` attribute that holds the app's client while the app runs."""
+
+ClientFactory = Callable[[], AbstractAsyncContextManager[PlannerClient]]
+"""Builds the app's client: a callable returning a :class:`PlannerClient` (itself an async
+context manager) or any async context manager that yields one."""
+
+AppLifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
+
+
+def planner_lifespan(
+    factory: ClientFactory = PlannerClient.from_env,
+    *,
+    lifespan: AppLifespan | None = None,
+) -> Callable[[Starlette], AbstractAsyncContextManager[Any]]:
+    """A lifespan for ``FastAPI(lifespan=...)`` that owns the app's one :class:`PlannerClient`.
+
+    At startup it calls ``factory()`` and enters the result (a ``PlannerClient``, or an
+    async context manager yielding one, for a client that needs more resources of its
+    own), stores the client on ``app.state.planner`` and then runs the app's own
+    ``lifespan``, if given, passing on whatever state that lifespan yields. At shutdown,
+    or when startup fails after the client was made, the client is closed.
+
+    >>> app = FastAPI(lifespan=planner_lifespan())                      # doctest: +SKIP
+    >>> app = FastAPI(lifespan=planner_lifespan(lambda: PlannerClient.from_env(max_wait=2),
+    ...                                         lifespan=app_lifespan))  # doctest: +SKIP
+
+    The result is itself a function of the app returning an async context manager, so it
+    also nests inside a lifespan of your own: ``async with planner_lifespan()(app): ...``.
+    """
+    if not callable(factory):
+        raise TypeError(f"factory must be callable, got {type(factory).__name__}")
+    if lifespan is not None and not callable(lifespan):
+        raise TypeError(f"lifespan must be callable or None, got {type(lifespan).__name__}")
+
+    @asynccontextmanager
+    async def run(app: Starlette) -> AsyncIterator[Any]:
+        async with _client_on(app, factory):
+            if lifespan is None:
+                yield None
+            else:
+                async with lifespan(app) as state:
+                    yield state
+
+    return run
+
+
+@asynccontextmanager
+async def _client_on(app: Starlette, factory: ClientFactory) -> AsyncIterator[PlannerClient]:
+    """Make the client, keep it on ``app.state`` while the body runs, then close it."""
+    if getattr(app.state, STATE_ATTRIBUTE, None) is not None:
+        raise RuntimeError(
+            f"app.state.{STATE_ATTRIBUTE} is already set: is planner_lifespan() running "
+            "twice for this app?"
+        )
+    async with factory() as client:
+        if not isinstance(client, PlannerClient):
+            raise TypeError(
+                f"the planner_lifespan factory must give a PlannerClient, got "
+                f"{type(client).__name__}"
+            )
+        setattr(app.state, STATE_ATTRIBUTE, client)
+        try:
+            yield client
+        finally:
+            delattr(app.state, STATE_ATTRIBUTE)
+
+
+def get_planner(connection: HTTPConnection) -> PlannerClient:
+    """The FastAPI dependency giving the app's :class:`PlannerClient`.
+
+    Use it through :data:`Planner` (``planner: Planner`` in a handler's parameters) or as
+    ``Depends(get_planner)``. Raises ``RuntimeError`` when the app was not started with
+    :func:`planner_lifespan`.
+    """
+    client = getattr(connection.app.state, STATE_ATTRIBUTE, None)
+    if not isinstance(client, PlannerClient):
+        raise RuntimeError(
+            "this app has no PlannerClient: create it with "
+            "FastAPI(lifespan=planner_lifespan()) (and serve it with lifespan events on)"
+        )
+    return client
+
+
+Planner = Annotated[PlannerClient, Depends(get_planner)]
+"""A handler parameter annotated ``Planner`` receives the app's client."""
+
+
+def error_response(exc: PlannerError) -> JSONResponse:
+    """The answer :func:`add_exception_handlers` gives for ``exc`` (no secrets in it).
+
+    ``RateLimitError`` → 503 with ``Retry-After`` (whole seconds, at least 1),
+    ``NotFoundError`` → 404, ``PermissionDeniedError`` → 403, any other API or connection
+    error → 502. The body is ``{"error": <reason>, "message": <text>}``.
+    """
+    if isinstance(exc, RateLimitError):
+        wait = max(1, math.ceil(exc.retry_after)) if exc.retry_after is not None else 1
+        message = f"The Forward Planner API's rate limit is reached; retry after {wait} s."
+        return _json(503, "Service Unavailable", message, {"Retry-After": str(wait)})
+    if isinstance(exc, NotFoundError):
+        return _json(404, "Not Found", exc.message or "Not found.")
+    if isinstance(exc, PermissionDeniedError):
+        return _json(403, "Forbidden", exc.message or "Forbidden.")
+    if isinstance(exc, APIStatusError):
+        message = f"The Forward Planner API answered {exc.status_code}."
+    elif isinstance(exc, APIConnectionError):
+        message = f"Could not reach the Forward Planner API ({type(exc).__name__})."
+    else:
+        message = f"The Forward Planner API failed ({type(exc).__name__})."
+    return _json(502, "Bad Gateway", message)
+
+
+def _json(
+    status: int, error: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": error, "message": message}, status_code=status, headers=headers)
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, PlannerError):  # pragma: no cover - only registered for these
+        raise exc
+    response = error_response(exc)
+    if response.status_code == 502:
+        log.warning("%s %s answered 502: %s", request.method, request.url.path, exc)
+    return response
+
+
+def add_exception_handlers(app: Starlette) -> None:
+    """Answer the client's errors as JSON: 503 (+ ``Retry-After``), 404, 403 or 502.
+
+    See :func:`error_response` for the mapping. Bad arguments (``TypeError``,
+    ``ValueError``) stay programming errors (500). 502s are logged at WARNING on the
+    ``planner_async.fastapi`` logger.
+    """
+    for exc_class in (RateLimitError, NotFoundError, PermissionDeniedError, PlannerError):
+        app.add_exception_handler(exc_class, _handle)
+
+
+def _to_json(obj: Event | EventPage | Location | Organiser) -> dict[str, Any]:
+    return obj.to_dict()
+
+
+for _model in (Event, EventPage, Location, Organiser):
+    ENCODERS_BY_TYPE.setdefault(_model, _to_json)
