@@ -34,6 +34,7 @@ from types import TracebackType
 import anyio
 import anyio.lowlevel
 
+from . import _backend
 from ._checks import check_max_wait
 from ._clock import Clock
 from ._exceptions import QuotaWaitError
@@ -197,7 +198,10 @@ class QuotaLimiter:
         else:
             store.subscribe(self._wake_head)
         self._default_clock = clock is None or clock is anyio.current_time
-        self._clock: Clock = anyio.current_time if clock is None else clock
+        # anyio's clock, with its backend looked up once per library (see _backend.py)
+        self._clock: Clock = (
+            _backend.current_time if clock is None or clock is anyio.current_time else clock
+        )
         self._waiters: OrderedDict[_Waiter, None] = OrderedDict()
         self._current: ContextVar[Permit | None] = ContextVar("planner_async_permit", default=None)
         self._wakeups = 0
@@ -323,7 +327,7 @@ class QuotaLimiter:
         # Fast path: honour a pending cancellation, but do not yield to the scheduler. The
         # caller is about to send a request, which yields anyway; a full checkpoint here
         # would cost a scheduler round trip per request for nothing.
-        await anyio.lowlevel.checkpoint_if_cancelled()
+        await _backend.checkpoint_if_cancelled()
         now = self._clock()
         if not self._waiters:
             local = self._core
