@@ -25,6 +25,7 @@ from ._exceptions import (
     DeadlineExceededError,
     PlannerError,
     error_from_response,
+    remember_secrets,
 )
 from ._hooks import Hooks, PauseDetails, QuotaWaitDetails
 from ._limiter import Permit, QuotaLimiter
@@ -100,7 +101,8 @@ class _Call:
     api: bool
     options: CallOptions
     attempt: int = 0
-    renewed_for: str | None = None  # the token this call already renewed after a 401
+    renewed_for: str | None = None  # the token this call last renewed after a 401
+    renewed_at: int = -1  # ... and the attempt it was on then
 
 
 @attrs.define(slots=True)
@@ -231,6 +233,7 @@ class Pipeline:
     async def auth(self, path: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
         """Send one auth call (no token, the auth limit, no redirects); return its object."""
         self._check_usable()
+        remember_secrets(payload.get("password"), payload.get("refreshToken"))
         data = await self._run(_Call("POST", path, None, payload, False, DEFAULT_OPTIONS))
         if not isinstance(data, dict):
             raise APIResponseValidationError(f"expected a JSON object, got {type(data).__name__}")
@@ -276,19 +279,19 @@ class Pipeline:
         await self._decide(call, error, response, retry_after)
 
     def _must_renew(self, call: _Call, response: httpx.Response, token: str | None) -> bool:
-        """The 401 rule: an API call answered 401 renews its token and is resent.
+        """The 401 rule: an API call answered 401 renews its token and is resent, once.
 
-        Once per rejected token: a 401 for the token a renewal already replaced is final,
-        and a 401 for a newer token (revoked again meanwhile) renews again, spending one
-        of the call's retries so that a server rejecting every token cannot loop forever.
+        The answer to that resend is final if it is a 401 too. Only after a retry in
+        between (a 429, a 5xx, a drop) may a 401 for a newer token, revoked meanwhile,
+        renew again: so renewals per call stay bounded by its retries.
         """
         if response.status_code != 401 or not call.api or token is None:
             return False
-        if call.renewed_for is not None:
-            if token == call.renewed_for or call.attempt >= self._retry.max_retries:
-                return False
-            call.attempt += 1
-        call.renewed_for = token
+        if call.renewed_for is not None and (
+            token == call.renewed_for or call.attempt == call.renewed_at
+        ):
+            return False
+        call.renewed_for, call.renewed_at = token, call.attempt
         return True
 
     # -- one attempt, step by step -----------------------------------------------------------

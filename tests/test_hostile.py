@@ -521,3 +521,31 @@ async def test_local_quota_refusal_is_distinguishable():
     assert isinstance(info.value, QuotaWaitError)
     assert info.value.sent is False
     assert 1 == server.seen["events"]
+
+
+async def test_token_revoked_again_after_a_retry_is_renewed_again():
+    """A call renewed once, then 429'd, then 401'd for the new token renews again (chaos)."""
+    tokens = iter(f"token-{n}" for n in range(10))
+    script = iter(["401", "429", "401", "200"])
+
+    def events(request: httpx.Request) -> httpx.Response:
+        step = next(script)
+        if step == "429":
+            return httpx.Response(429, headers={"Retry-After": "0"})
+        if step == "401":
+            return httpx.Response(401, json={"error": "Unauthorised", "message": "revoked"})
+        return httpx.Response(200, json=event_json(1))
+
+    server = Server(events, token=lambda: next(tokens))
+    async with make_client(server) as client:
+        assert 1 == (await client.events.get(1)).id
+    assert (1, 2) == (server.seen["/auth"], server.seen["/auth/renew"])
+
+
+async def test_oversized_error_body_is_cut_not_refused():
+    """An error body over max_response_bytes still gives its status error, from a prefix."""
+    body = json.dumps({"error": "Down", "message": "m" * 50_000}).encode()
+    server = Server(lambda request: httpx.Response(503, content=body))
+    async with make_client(server, max_response_bytes=1_000, max_retries=0) as client:
+        with pytest.raises(ServerError, match="unexpected body"):
+            await client.events.get(1)
