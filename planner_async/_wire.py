@@ -5,7 +5,6 @@ Nothing here retries, counts quota or knows about tokens; :mod:`._pipeline` does
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
 import anyio
@@ -21,8 +20,15 @@ DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
 _RECODED: Final = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 # The body is kept decoded, so the headers that described the wire form are dropped.
 
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-"""Transport failures that happen before a byte of the request left: nothing was sent."""
+NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+)
+"""Transport failures before the request could reach the server (no connection, or our
+side could not write it): nothing was sent, so the quota slot is given back at once."""
 
 
 async def send_once(

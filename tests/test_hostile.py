@@ -475,7 +475,6 @@ async def test_retry_after_on_503_is_honoured():
     assert time.monotonic() - start >= 0.15
 
 
-@pending("a quota slot given back when nothing was sent")
 async def test_slot_given_back_when_nothing_was_sent():
     """A request that failed before any byte left gives its slot back at once."""
     answers = iter([httpx.LocalProtocolError("could not write the request")])
