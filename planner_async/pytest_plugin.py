@@ -124,6 +124,7 @@ def planner_client(
         base_url=fake_planner.base_url,
         http_client=http,
         clock=planner_clock,
+        sleep=planner_clock.sleep,
         **limits,
     )
     try:

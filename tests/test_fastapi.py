@@ -84,8 +84,10 @@ class Made:
     """A client factory over ``server`` that remembers what it made, to check the closing."""
 
     def __init__(self, server: FakePlanner, **options: Any) -> None:
+        clock = server.clock
+        assert isinstance(clock, ManualClock)
         self.server = server
-        self.options = {"retry": NO_WAIT, "clock": server.clock, **options}
+        self.options = {"retry": NO_WAIT, "clock": clock, "sleep": clock.sleep, **options}
         self.clients: list[PlannerClient] = []
         self.http: list[httpx.AsyncClient] = []
 
