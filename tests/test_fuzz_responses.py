@@ -153,7 +153,7 @@ def outcome(status: int, body: bytes, extra: list[tuple[str, bytes]], listing: b
 
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=120,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -179,7 +179,7 @@ def test_deeply_nested_success_bodies_give_a_typed_error(status: int, depth: int
     assert isinstance(outcome(status, body, [], False), PlannerError)
 
 
-@FUZZ
+@settings(max_examples=25, deadline=None)
 @given(st.binary(min_size=1, max_size=300))
 def test_gzip_claimed_but_broken_bodies_are_typed_errors(payload: bytes):
     """A body that claims gzip but is not (or is cut) is a PlannerError, not DecodingError."""
