@@ -548,3 +548,17 @@ async def test_oversized_error_body_is_cut_not_refused():
     async with make_client(server, max_response_bytes=1_000, max_retries=0) as client:
         with pytest.raises(ServerError, match="unexpected body"):
             await client.events.get(1)
+
+
+async def test_transport_error_names_the_host_and_keeps_its_cause():
+    """A reset connection is an APIConnectionError naming the host, httpx's error as cause."""
+
+    def events(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadError("connection reset by peer")
+
+    async with make_client(Server(events), max_retries=0) as client:
+        with pytest.raises(APIConnectionError) as info:
+            await client.events.get(1)
+    assert "planner.test" == info.value.host
+    assert "planner.test" in str(info.value)
+    assert isinstance(info.value.__cause__, httpx.ReadError)
