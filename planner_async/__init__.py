@@ -31,11 +31,16 @@ from ._exceptions import (
     QuotaWaitError,
     RateLimitError,
     ServerError,
+    StoreUnavailableError,
 )
+from ._file_store import FileTokenStore
 from ._hooks import PauseDetails, QuotaWaitDetails, TokenDetails
 from ._limiter import Permit, QuotaCore, QuotaLimiter, RateLimitStatus, WindowStatus
 from ._models import Event, EventPage, EventStatus, Location, Organiser, Session
 from ._quota import RateHeaders
+from ._redis import default_prefix
+from ._redis_quota import RedisQuotaStore
+from ._redis_tokens import RedisTokenStore
 from ._retry import RetryDetails, RetryPolicy
 from ._stores import (
     Admission,
@@ -73,6 +78,7 @@ __all__ = [
     "EventStatus",
     "EventSync",
     "Events",
+    "FileTokenStore",
     "GetResult",
     "Location",
     "MemoryQuotaStore",
@@ -94,10 +100,13 @@ __all__ = [
     "RateHeaders",
     "RateLimitError",
     "RateLimitStatus",
+    "RedisQuotaStore",
+    "RedisTokenStore",
     "RetryDetails",
     "RetryPolicy",
     "ServerError",
     "Session",
+    "StoreUnavailableError",
     "StoredToken",
     "SyncCheckpoint",
     "TokenDetails",
@@ -105,4 +114,5 @@ __all__ = [
     "TokenStore",
     "WindowStatus",
     "__version__",
+    "default_prefix",
 ]

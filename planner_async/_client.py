@@ -11,7 +11,7 @@ import asyncio
 import os
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Self, Unpack
+from typing import Any, Final, Self, Unpack
 
 import anyio.lowlevel
 import attrs
@@ -31,6 +31,7 @@ from ._events import Events
 from ._limiter import QuotaLimiter, RateLimitStatus
 from ._models import Session
 from ._pipeline import Pipeline
+from ._redis_setup import RedisStores, permit_lease
 from ._version import USER_AGENT
 
 __all__ = [
@@ -60,6 +61,30 @@ def _loop_identity() -> object:
     if loop is not None:
         return loop
     return anyio.lowlevel.current_token().native_token
+
+
+_ENV_OPTIONS: Final = (
+    ("PLANNER_BASE_URL", "base_url"),
+    ("PLANNER_REDIS_URL", "redis_url"),
+    ("PLANNER_REDIS_PREFIX", "redis_prefix"),
+)
+
+
+def _redis_stores(config: ClientConfig, username: str) -> RedisStores | None:
+    """The Redis stores ``redis_url`` asks for (a lazy pool: nothing connects yet)."""
+    if config.redis_url is None:
+        return None
+    return RedisStores(
+        config.redis_url,
+        prefix=config.redis_prefix,
+        base_url=config.base_url,
+        username=username,
+        rate_limits=config.rate_limits,
+        auth_rate_limits=config.auth_rate_limits,
+        lease=permit_lease(config.request_timeout, config.abandon_grace),
+        abandon_grace=config.abandon_grace,
+        fallback_share=config.redis_fallback_share,
+    )
 
 
 def _check_credentials(username: object, api_key: object) -> None:
@@ -115,19 +140,25 @@ class PlannerClient:
         self._http = config.http_client or self._make_http_client(config.request_timeout)
         self._loop: object | None = None
         self._closed = False
+        self._redis = _redis_stores(config, username)
+        quota_store = config.quota_store if self._redis is None else self._redis.quota
         limiter = (
             QuotaLimiter(config.rate_limits, abandon_grace=config.abandon_grace)
-            if config.quota_store is None
-            else QuotaLimiter(store=config.quota_store)
+            if quota_store is None
+            else QuotaLimiter(store=quota_store)
         )
-        auth_limiter = QuotaLimiter(config.auth_rate_limits, abandon_grace=config.abandon_grace)
+        auth_limiter = (
+            QuotaLimiter(config.auth_rate_limits, abandon_grace=config.abandon_grace)
+            if self._redis is None
+            else QuotaLimiter(store=self._redis.auth_quota)
+        )
         self._pipeline = self._make_pipeline(config, limiter, auth_limiter)
         self._tokens = TokenManager(
             _AuthCalls(self._pipeline, username, api_key),
             clock=config.clock or wall_clock,
             refresh_margin=config.refresh_margin,
             default_lifetime=config.token_lifetime,
-            store=config.token_store,
+            store=config.token_store if self._redis is None else self._redis.tokens,
             hooks=self._pipeline.hooks,
         )
         self._pipeline.tokens = self._tokens
@@ -182,7 +213,8 @@ class PlannerClient:
 
     @classmethod
     def from_env(cls, **kwargs: Unpack[ClientOptions]) -> Self:
-        """Build a client from ``PLANNER_USERNAME``, ``PLANNER_API_KEY``, ``PLANNER_BASE_URL``.
+        """Build a client from ``PLANNER_USERNAME``, ``PLANNER_API_KEY``, ``PLANNER_BASE_URL``,
+        ``PLANNER_REDIS_URL`` and ``PLANNER_REDIS_PREFIX``.
 
         Keyword arguments are the constructor's; an explicit ``base_url`` wins over the
         environment's.
@@ -194,9 +226,10 @@ class PlannerClient:
         ]
         if missing:
             raise ValueError(f"missing environment variable(s): {', '.join(missing)}")
-        base_url = os.environ.get("PLANNER_BASE_URL")
-        if base_url:
-            kwargs.setdefault("base_url", base_url)
+        for variable, option in _ENV_OPTIONS:
+            value = os.environ.get(variable)
+            if value:
+                kwargs.setdefault(option, value)  # type: ignore[misc]
         return cls(os.environ["PLANNER_USERNAME"], os.environ["PLANNER_API_KEY"], **kwargs)
 
     @staticmethod
@@ -229,6 +262,8 @@ class PlannerClient:
         self._closed = True
         if self._owns_http:
             await self._http.aclose()
+        if self._redis is not None:
+            await self._redis.aclose()
 
     @property
     def rate_limit(self) -> RateLimitStatus:

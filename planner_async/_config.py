@@ -18,6 +18,7 @@ from ._checks import check_max_wait, check_seconds
 from ._clock import Clock
 from ._hooks import Hooks, PauseDetails, QuotaWaitDetails, TokenDetails
 from ._quota import validate_limits
+from ._redis_setup import check_redis_url
 from ._retry import RetryDetails, RetryPolicy
 from ._stores import QuotaStore, TokenStore
 from ._wire import DEFAULT_MAX_RESPONSE_BYTES
@@ -58,6 +59,12 @@ class ClientOptions(TypedDict, total=False):
     - ``abandon_grace`` (10 s): how long a request given up in flight keeps its slot.
     - ``quota_store``, ``token_store`` (in memory): shared stores ("Extending").
     - ``allow_insecure_http`` (False).
+    - ``redis_url`` (None): share the quota windows, the auth limit, the 429 cool-down and
+      the token state with every client using the same Redis and ``redis_prefix``
+      (default: a hash of ``base_url`` and username); needs ``planner-async[redis]`` and
+      asyncio. ``redis_fallback_share`` (None: fail closed with
+      :class:`StoreUnavailableError`): while Redis is unreachable, use this share of
+      every window locally instead ("Many workers, one account" in the README).
     - ``max_response_bytes`` (16 MiB): a larger success body is refused while it streams
       (:class:`APIResponseValidationError`); redirects are never followed, and an answer
       must be complete within the read ``timeout`` of being sent.
@@ -83,6 +90,9 @@ class ClientOptions(TypedDict, total=False):
     quota_store: QuotaStore | None
     token_store: TokenStore | None
     allow_insecure_http: bool
+    redis_url: str | None
+    redis_prefix: str | None
+    redis_fallback_share: float | None
     max_response_bytes: int
 
 
@@ -132,6 +142,21 @@ def _positive_bytes(value: int) -> int:
     return value
 
 
+def check_redis_options(config: ClientConfig) -> None:
+    """``redis_prefix`` and ``redis_fallback_share`` make sense, and only with ``redis_url``."""
+    prefix, share = config.redis_prefix, config.redis_fallback_share
+    if prefix is not None and (not isinstance(prefix, str) or not prefix):
+        raise TypeError("redis_prefix must be a non-empty str")
+    if share is not None and (isinstance(share, bool) or not isinstance(share, int | float)):
+        raise TypeError(f"redis_fallback_share must be a number, got {type(share).__name__}")
+    if share is not None and not 0 < share <= 1:
+        raise ValueError(f"redis_fallback_share must be in (0, 1], got {share!r}")
+    if config.redis_url is None and (prefix is not None or share is not None):
+        raise TypeError("redis_prefix and redis_fallback_share need redis_url")
+    if config.redis_url is not None and (config.quota_store, config.token_store) != (None, None):
+        raise TypeError("give redis_url or quota_store/token_store, not both")
+
+
 def _http_client(value: httpx.AsyncClient | None) -> httpx.AsyncClient | None:
     if value is not None and not isinstance(value, httpx.AsyncClient):
         raise TypeError(f"http_client must be an httpx.AsyncClient, got {type(value).__name__}")
@@ -166,6 +191,9 @@ class ClientConfig:
     quota_store: QuotaStore | None = None
     token_store: TokenStore | None = None
     allow_insecure_http: bool = False
+    redis_url: str | None = attrs.field(default=None, converter=check_redis_url)
+    redis_prefix: str | None = None
+    redis_fallback_share: float | None = None
     max_response_bytes: int = attrs.field(
         default=DEFAULT_MAX_RESPONSE_BYTES, converter=_positive_bytes
     )
@@ -180,6 +208,7 @@ class ClientConfig:
         self.policy  # noqa: B018 - checks max_retries against the policy now
         if self.quota_store is not None and self.rate_limits != DEFAULT_RATE_LIMITS:
             raise TypeError("give rate_limits or quota_store, not both: the store has its limits")
+        check_redis_options(self)
 
     @property
     def policy(self) -> RetryPolicy:

@@ -1,0 +1,210 @@
+"""``FileTokenStore``: the token state in a local file, so runs of a CLI reuse one session.
+
+The file is JSON ``{"generation": n, "state": {...}}`` written with mode ``0600`` through
+a temporary file and :func:`os.replace` (a reader sees the old file or the new one, never
+half of one). The renewal lease is an exclusive ``flock`` on ``<path>.lock``; the kernel
+drops it when its holder dies, and waiting for it is bounded by the lease timeout. A file
+that cannot be read or parsed counts as empty (a warning is logged, without its content).
+
+Also here: :func:`state_to_json` / :func:`state_from_json`, the token state's JSON form
+that the Redis token store uses too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import stat
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from ._checks import check_seconds
+from ._exceptions import StoreUnavailableError
+from ._models import Session
+from ._stores import StoredToken, TokenState
+
+__all__ = ["FileTokenStore", "state_from_json", "state_to_json"]
+
+log = logging.getLogger("planner_async")
+
+_FORMAT = 1
+
+
+def state_to_json(state: TokenState) -> dict[str, Any]:
+    """The token state as a JSON-ready dict (it holds the tokens: keep it secret)."""
+    session = state.session
+    return {
+        "access": state.access,
+        "refresh": state.refresh,
+        "expiresAt": state.expires_at,
+        "session": {
+            "userId": session.user_id,
+            "productId": session.product_id,
+            "email": session.email,
+            "expiresAt": None if session.expires_at is None else session.expires_at.isoformat(),
+        },
+    }
+
+
+def state_from_json(data: Mapping[str, Any]) -> TokenState:
+    """Rebuild a :class:`TokenState` from :func:`state_to_json`; ValueError if malformed."""
+    try:
+        access, refresh, expires_at = data["access"], data["refresh"], data["expiresAt"]
+        raw = data["session"]
+        if not isinstance(access, str) or not (refresh is None or isinstance(refresh, str)):
+            raise ValueError("tokens must be strings")
+        if isinstance(expires_at, bool) or not isinstance(expires_at, int | float):
+            raise ValueError("expiresAt must be a number")
+        ends = raw.get("expiresAt")
+        session = Session(
+            user_id=raw.get("userId"),
+            product_id=raw.get("productId"),
+            email=raw.get("email"),
+            expires_at=None if ends is None else datetime.fromisoformat(ends),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"malformed token state ({type(exc).__name__})") from None
+    return TokenState(access, refresh, float(expires_at), session)
+
+
+class FileTokenStore:
+    """A :class:`TokenStore` in one file (mode ``0600``), shared by the runs of a program.
+
+    >>> store = FileTokenStore("~/.cache/planner-async/session.json")   # doctest: +SKIP
+    >>> client = PlannerClient.from_env(token_store=store)
+
+    Whoever can read the file can use the tokens until they expire (the refresh token
+    lives 30 days): keep it in a private directory. The directory is created (``0700``)
+    if missing. A file readable by others is used but logged as a warning.
+    """
+
+    __slots__ = ("_lock_path", "_path", "_poll")
+
+    def __init__(self, path: str | os.PathLike[str], *, poll: float = 0.05) -> None:
+        if not isinstance(path, str | os.PathLike):
+            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+        self._path = Path(path).expanduser()
+        self._lock_path = self._path.with_name(self._path.name + ".lock")
+        self._poll = check_seconds("poll", poll, positive=True)
+
+    @property
+    def path(self) -> Path:
+        """The file holding the token state."""
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"FileTokenStore({str(self._path)!r})"
+
+    async def load(self) -> StoredToken:
+        """The stored state and generation; empty when the file is missing or unusable."""
+        return self._read()
+
+    async def save(self, state: TokenState, *, expected: int) -> StoredToken | None:
+        """Write ``state`` if the generation is still ``expected`` (atomic replace)."""
+        current = self._read()
+        if current.generation != expected:
+            return None
+        stored = StoredToken(state, expected + 1)
+        self._write({"format": _FORMAT, "generation": expected + 1, "state": state_to_json(state)})
+        return stored
+
+    async def clear(self, *, expected: int) -> None:
+        """Forget the state (keeping the generation) if the generation is ``expected``."""
+        if self._read().generation == expected:
+            self._write({"format": _FORMAT, "generation": expected + 1, "state": None})
+
+    def lease(self, timeout: float) -> AbstractAsyncContextManager[None]:
+        """The renewal lease: an exclusive ``flock`` on ``<path>.lock``, waited for up to
+        ``timeout`` seconds (then :class:`StoreUnavailableError`)."""
+        return self._hold(check_seconds("timeout", timeout))
+
+    @asynccontextmanager
+    async def _hold(self, limit: float) -> AsyncIterator[None]:
+        self._ensure_dir()
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            with anyio.move_on_after(limit):
+                await _lock(fd, self._poll)
+            if not _try_lock(fd):
+                raise StoreUnavailableError(
+                    f"the token file's lease was held by another process for over {limit:g} s"
+                )
+            yield
+        finally:
+            os.close(fd)  # closing drops the lock
+
+    # -- file I/O ----------------------------------------------------------------------------
+
+    def _ensure_dir(self) -> None:
+        self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def _read(self) -> StoredToken:
+        try:
+            with open(self._path, "rb") as f:
+                mode = os.fstat(f.fileno()).st_mode
+                raw = f.read(1 << 20)
+        except FileNotFoundError:
+            return StoredToken(None, 0)
+        except OSError as exc:
+            log.warning(
+                "token file %s unreadable (%s); logging in afresh", self._path, type(exc).__name__
+            )
+            return StoredToken(None, 0)
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning("token file %s is accessible to other users; chmod 600 it", self._path)
+        return _parse(raw, self._path)
+
+    def _write(self, document: Mapping[str, Any]) -> None:
+        self._ensure_dir()
+        data = json.dumps(document, separators=(",", ":")).encode()
+        fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=f".{self._path.name}.")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self._path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
+async def _lock(fd: int, poll: float) -> None:
+    """Wait for the ``flock`` (polling: the kernel offers no async wait for it)."""
+    while True:
+        if _try_lock(fd):
+            return
+        await anyio.sleep(poll)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _parse(raw: bytes, path: Path) -> StoredToken:
+    """The stored token from the file's bytes; empty (and a warning) when corrupt."""
+    try:
+        document = json.loads(raw)
+        generation = document["generation"]
+        if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
+            raise ValueError("bad generation")
+        state = document["state"]
+        return StoredToken(None if state is None else state_from_json(state), generation)
+    except (ValueError, KeyError, TypeError):
+        log.warning("token file %s is corrupt; ignoring it and logging in afresh", path)
+        return StoredToken(None, 0)

@@ -1,0 +1,252 @@
+"""The Lua script behind :class:`RedisQuotaStore`: every quota decision, atomic, on Redis time.
+
+One script, one ``EVALSHA`` per operation (``acquire``, ``release``, ``restore``,
+``epoch``, ``pause``, ``observe``, ``status``). Redis runs a script atomically, so checking every
+window and reserving a slot in all of them is all or nothing, and the time it reads
+(``TIME``) is the server's, never a worker's.
+
+Keys (all under the store's prefix, all with TTLs):
+
+- ``KEYS[1]`` pause: the cool-down's end (Redis time, seconds) while one runs;
+- ``KEYS[2]`` seq: the counter that names slots;
+- ``KEYS[3]`` epoch: which incarnation of the data this is (see *State loss*);
+- ``KEYS[4]`` waiting: set while some caller waits, so a release knows to publish;
+- ``KEYS[3 + 2i]`` done(i): window ``i``'s sorted set of completed slots, scored by
+  the time they free (completion + period, + grace when abandoned); phantoms adopted
+  from the server's ``X-Rate-Limit-Remaining`` live here too;
+- ``KEYS[4 + 2i]`` fly(i): window ``i``'s slots in flight, scored by their *lease*:
+  reservation + lease + period. A worker that dies holding a slot frees it then.
+
+Arguments: ``ARGV[1]`` the operation, ``ARGV[2]`` an injected time (``""`` in
+production: tests use it to drive the script on a schedule, see
+``tests/test_redis_quota_sim.py``), ``ARGV[3]`` the pub/sub channel, ``ARGV[4]`` the
+number of windows ``n``, then ``n`` pairs ``(limit, hold)`` (hold = period + margin),
+then the operation's own arguments. Entries expired at ``now`` are trimmed before each
+count (``ZREMRANGEBYSCORE``), so every call is O(log n) plus what it removes.
+
+State loss: the epoch key is created with the data. When it is missing (Redis restarted
+without persistence, or the database was flushed) the script writes a new epoch, pauses
+admissions for ``recovery`` seconds, publishes ``lost``, and refuses callers whose epoch
+is older until they have put back (``restore``) the slots they still know of.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["QUOTA_LUA", "TOKEN_CAS_LUA", "TOKEN_CLEAR_LUA", "UNLOCK_LUA"]
+
+QUOTA_LUA: Final = r"""
+local op = ARGV[1]
+local now
+if ARGV[2] ~= '' then
+  now = tonumber(ARGV[2])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local channel = ARGV[3]
+local n = tonumber(ARGV[4])
+local limits, holds = {}, {}
+for i = 1, n do
+  limits[i] = tonumber(ARGV[3 + 2 * i])
+  holds[i] = tonumber(ARGV[4 + 2 * i])
+end
+local a = 5 + 2 * n
+local PAUSE, SEQ, EPOCH, WAITING = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+
+local function fmt(x) return string.format('%.17g', x) end
+local function done(i) return KEYS[3 + 2 * i] end
+local function fly(i) return KEYS[4 + 2 * i] end
+
+local function keep_until(key, t)
+  local ms = math.ceil((t - now) * 1000) + 1000
+  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
+end
+
+local function used(i)
+  redis.call('ZREMRANGEBYSCORE', done(i), '-inf', fmt(now))
+  redis.call('ZREMRANGEBYSCORE', fly(i), '-inf', fmt(now))
+  return redis.call('ZCARD', done(i)) + redis.call('ZCARD', fly(i))
+end
+
+local function paused_until()
+  return tonumber(redis.call('GET', PAUSE) or '-1') or -1
+end
+
+local function add_done(i, member, t)
+  redis.call('ZADD', done(i), fmt(t), member)
+  keep_until(done(i), t)
+end
+
+-- When window i admits one more after `ahead` others: {core, earliest, lease}.
+-- core is inf when requests in flight decide; lease is when the next lease runs out.
+local function ready(i, u, ahead)
+  local k = u - limits[i] + 1 + ahead
+  if k <= 0 then return now, now, now end
+  local nd = redis.call('ZCARD', done(i))
+  if k <= nd then
+    local t = tonumber(redis.call('ZRANGE', done(i), k - 1, k - 1, 'WITHSCORES')[2])
+    return t, t, t
+  end
+  local j = math.min(k - nd, redis.call('ZCARD', fly(i)))
+  local lease = math.huge
+  if j >= 1 then
+    lease = tonumber(redis.call('ZRANGE', fly(i), j - 1, j - 1, 'WITHSCORES')[2])
+  end
+  return math.huge, now + holds[i], lease
+end
+
+local function epoch_check(mine, recovery)
+  local e = redis.call('GET', EPOCH)
+  if not e then
+    e = fmt(now)
+    redis.call('SET', EPOCH, e)
+    local until_ = now + recovery
+    if paused_until() < until_ then
+      redis.call('SET', PAUSE, fmt(until_), 'PX', math.ceil(recovery * 1000) + 1000)
+    end
+    redis.call('PUBLISH', channel, 'lost')
+    if mine ~= '' then return e, true end
+  elseif mine ~= '' and mine ~= e then
+    return e, true
+  end
+  return e, false
+end
+
+if op == 'acquire' then
+  local ahead, lease, mine = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2]
+  local e, lost = epoch_check(mine, tonumber(ARGV[a + 3]))
+  if lost then return {'lost', e} end
+  local p = paused_until()
+  local counts, free = {}, now >= p
+  for i = 1, n do
+    counts[i] = used(i)
+    if counts[i] >= limits[i] then free = false end
+  end
+  if free then
+    local id = e .. ':' .. tostring(redis.call('INCR', SEQ))
+    for i = 1, n do
+      local t = now + lease + holds[i]
+      redis.call('ZADD', fly(i), fmt(t), id)
+      keep_until(fly(i), t)
+      keep_until(SEQ, t)
+    end
+    return {'ok', e, fmt(now), id}
+  end
+  local core, earliest, fallback = math.max(now, p), math.max(now, p), math.max(now, p)
+  for i = 1, n do
+    local c, lo, le = ready(i, counts[i], ahead)
+    core, earliest, fallback = math.max(core, c), math.max(earliest, lo), math.max(fallback, le)
+  end
+  redis.call('SET', WAITING, '1', 'PX', 60000)
+  return {'wait', e, fmt(now), fmt(core - now), fmt(earliest - now), fmt(fallback - now)}
+end
+
+if op == 'epoch' then
+  local e, lost = epoch_check(ARGV[a], tonumber(ARGV[a + 1]))
+  if lost then return {'lost', e} end
+  return {'ok', e}
+end
+
+if op == 'release' then
+  local id, outcome, grace = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  for i = 1, n do
+    redis.call('ZREM', fly(i), id)
+    if outcome == 'complete' then add_done(i, id, now + holds[i])
+    elseif outcome == 'abandon' then add_done(i, id, now + grace + holds[i]) end
+  end
+  if redis.call('DEL', WAITING) == 1 then redis.call('PUBLISH', channel, 'freed') end
+  return {'ok', fmt(now)}
+end
+
+if op == 'restore' then
+  -- ARGV[a]: the epoch restored into; then per window: count, then (member, score) pairs
+  -- for done, then count and pairs for fly.
+  local j = a + 1
+  for i = 1, n do
+    for _, key in ipairs({done(i), fly(i)}) do
+      local c = tonumber(ARGV[j]); j = j + 1
+      for _ = 1, c do
+        local member, t = ARGV[j], tonumber(ARGV[j + 1]); j = j + 2
+        if t > now then
+          redis.call('ZADD', key, 'GT', fmt(t), member)
+          keep_until(key, t)
+        end
+      end
+    end
+  end
+  return {'ok', fmt(now)}
+end
+
+if op == 'pause' then
+  local until_ = now + tonumber(ARGV[a])
+  if paused_until() < until_ then
+    redis.call('SET', PAUSE, fmt(until_), 'PX', math.ceil((until_ - now) * 1000) + 1000)
+  end
+  return {'ok', fmt(now)}
+end
+
+if op == 'observe' then
+  -- ARGV[a]: limit or '', ARGV[a+1]: remaining, ARGV[a+2]: reset or ''.
+  local limit, remaining, reset = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local chosen = {}
+  for i = 1, n do
+    if limit ~= nil and limits[i] == limit then table.insert(chosen, i) end
+  end
+  if #chosen == 0 and n == 1 then chosen = {1} end
+  for _, i in ipairs(chosen) do
+    local extra = (limits[i] - used(i)) - math.max(0, remaining)
+    for k = 1, extra do
+      local t = now + holds[i]
+      if k == 1 and reset ~= nil then t = now + math.min(math.max(reset, 0), holds[i]) end
+      add_done(i, 'p' .. tostring(redis.call('INCR', SEQ)), t)
+      keep_until(SEQ, now + holds[i])
+    end
+  end
+  return {'ok', fmt(now)}
+end
+
+if op == 'status' then
+  local p = paused_until()
+  local out = {fmt(math.max(0, p - now))}
+  for i = 1, n do
+    local u = used(i)
+    local c = ready(i, u, 0)
+    table.insert(out, tostring(u))
+    table.insert(out, fmt(math.max(0, c - now)))
+  end
+  return out
+end
+
+return redis.error_reply('unknown operation ' .. op)
+"""
+"""The quota script; see the module docstring for its keys and arguments."""
+
+TOKEN_CAS_LUA: Final = r"""
+-- KEYS[1] the token hash {gen, data}; ARGV: expected generation, data, ttl in ms.
+local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0')
+if gen ~= tonumber(ARGV[1]) then return -1 end
+redis.call('HSET', KEYS[1], 'gen', gen + 1, 'data', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return gen + 1
+"""
+"""Compare-and-set of the token state: save only if nobody saved since ``expected``."""
+
+TOKEN_CLEAR_LUA: Final = r"""
+local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0')
+if gen ~= tonumber(ARGV[1]) then return -1 end
+redis.call('HSET', KEYS[1], 'gen', gen + 1)
+redis.call('HDEL', KEYS[1], 'data')
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return gen + 1
+"""
+"""Forget the token state if the generation is still the expected one."""
+
+UNLOCK_LUA: Final = r"""
+-- KEYS[1] the lease; ARGV[1] our token; ARGV[2] 'release' or a new TTL in ms.
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == 'release' then return redis.call('DEL', KEYS[1]) end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+"""
+"""Release or extend the renewal lease, only while it is still ours."""

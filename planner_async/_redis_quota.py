@@ -1,0 +1,367 @@
+"""``RedisQuotaStore``: the quota windows of one account, shared through Redis.
+
+Every decision is one run of the Lua script in :mod:`._redis_lua` (atomic, on Redis
+time): an admission is one round trip, a release another (carrying the last
+``X-Rate-Limit-*`` headers seen, so adopting them costs nothing extra). Waiting stays in
+the :class:`QuotaLimiter` of each process (FIFO, one timer for the head); a release in
+any process publishes on a channel when someone waits, and one pub/sub listener per
+store wakes the local head. See the README section "Many workers, one account".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from ._checks import check_seconds
+from ._exceptions import StoreUnavailableError
+from ._quota import RateHeaders, RateLimitStatus, WindowStatus, validate_limits
+from ._redis import as_text, guarded, require_asyncio
+from ._redis_lua import QUOTA_LUA
+from ._stores import Admission, MemoryQuotaStore, Outcome
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RedisQuotaStore"]
+
+log = logging.getLogger("planner_async")
+
+_INF = math.inf
+_FALLBACK_SECONDS: Final = 5.0  # how long a fallback lasts before Redis is tried again
+_TRIM_EVERY: Final = 128  # releases between trims of the slots this process remembers
+
+
+class _LocalSlot:
+    """A slot taken from the local fallback store while Redis was unreachable."""
+
+    __slots__ = ()
+
+
+_LOCAL = _LocalSlot()
+
+
+class RedisQuotaStore:
+    """A :class:`QuotaStore` in Redis: every client with the same ``prefix`` shares the windows.
+
+    ``redis`` is a ``redis.asyncio.Redis`` (its connections belong to one event loop);
+    ``limits`` the ``(max_requests, period_seconds)`` windows. ``lease`` is how long a
+    reserved slot may go without a release before it counts as lost (its worker died):
+    it must outlast the longest a permit is held (request timeout plus a login), and the
+    slot is then held one more ``period`` on top. ``abandon_grace`` and ``margin`` mean
+    what they mean for :class:`QuotaCore`. ``recovery`` is the pause after Redis lost
+    its data, in which live workers put back the slots they know of. With
+    ``fallback_share`` (e.g. ``0.25``), an unreachable Redis makes this process use a
+    local limiter with that share of every window for a few seconds instead of raising
+    :class:`StoreUnavailableError` (the default: fail closed).
+
+    >>> from redis.asyncio import Redis                       # doctest: +SKIP
+    >>> store = RedisQuotaStore(Redis(), "planner:ann", [(500, 60), (3000, 3600)])
+    >>> client = PlannerClient("ann", key, quota_store=store)
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        limits: Sequence[tuple[int, float]],
+        *,
+        lease: float = 180.0,
+        abandon_grace: float = 10.0,
+        margin: float = 0.0,
+        recovery: float = 0.5,
+        fallback_share: float | None = None,
+    ) -> None:
+        if not isinstance(prefix, str) or not prefix:
+            raise TypeError("prefix must be a non-empty str")
+        self._limits = validate_limits(limits)
+        self._lease = check_seconds("lease", lease, positive=True)
+        self._grace = check_seconds("abandon_grace", abandon_grace)
+        self._holds = tuple(p + check_seconds("margin", margin) for _, p in self._limits)
+        self._recovery = check_seconds("recovery", recovery)
+        self._fallback = _fallback_store(self._limits, fallback_share, abandon_grace, margin)
+        self._redis = redis
+        self._prefix = prefix
+        self._keys = _keys(prefix, self._limits)
+        self._channel = f"{prefix}:q:freed"
+        self._window_args: list[Any] = [
+            x for lp in zip((n for n, _ in self._limits), self._holds, strict=True) for x in lp
+        ]
+        self._script = redis.register_script(QUOTA_LUA)
+        self._epoch = ""
+        self._pending: RateHeaders | None = None
+        self._mine_done: dict[str, tuple[float, ...]] = {}
+        self._mine_fly: dict[str, tuple[float, ...]] = {}
+        self._releases = 0
+        self._wakes: list[Callable[[], None]] = []
+        self._listener: asyncio.Task[None] | None = None
+        self._fallback_until = -_INF
+        self.round_trips = 0
+        """How many round trips to Redis this store made (for benchmarks)."""
+
+    @property
+    def limits(self) -> tuple[tuple[int, float], ...]:
+        """The windows as ``(max_requests, period_seconds)`` pairs."""
+        return self._limits
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix this store's windows live under."""
+        return self._prefix
+
+    def __repr__(self) -> str:
+        return f"RedisQuotaStore(prefix={self._prefix!r}, limits={list(self._limits)!r})"
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    async def acquire(self, ahead: int = 0) -> Admission:
+        """Reserve a slot in every window at once (one round trip), or say when one frees."""
+        require_asyncio()
+        self._start_listener()
+        if self._fallback is not None and self._in_fallback():
+            return await self._local_acquire(ahead)
+        try:
+            return await self._acquire_remote(ahead)
+        except StoreUnavailableError:
+            if self._fallback is None:
+                raise
+            self._enter_fallback()
+            return await self._local_acquire(ahead)
+
+    async def _local_acquire(self, ahead: int) -> Admission:
+        assert self._fallback is not None
+        admission = await self._fallback.acquire(ahead)
+        return admission if admission.slot is None else Admission(_LOCAL)
+
+    async def release(self, slot: object, outcome: Outcome) -> None:
+        """End a permit: re-stamp its slot at Redis's now (complete/abandon) or free it."""
+        if slot is _LOCAL:
+            assert self._fallback is not None
+            await self._fallback.release(slot, outcome)
+            return
+        require_asyncio()
+        sid = str(slot)
+        args = [sid, outcome.value, self._grace]
+        pending, self._pending = self._pending, None
+        reply = await self._run_with_headers(("release", args), pending)
+        self._remember(sid, outcome, float(as_text(reply[1])))
+
+    async def pause(self, seconds: float) -> None:
+        """Admit nothing, in every process, for ``seconds`` (a 429's cool-down)."""
+        seconds = check_seconds("seconds", seconds)
+        if self._fallback is not None:
+            await self._fallback.pause(seconds)
+        require_asyncio()
+        try:
+            await self._run("pause", [seconds])
+        except StoreUnavailableError:
+            if self._fallback is None:
+                raise
+
+    async def observe(self, headers: RateHeaders) -> None:
+        """Adopt the server's remaining count, with the next release (no extra round trip)."""
+        if self._fallback is not None and self._in_fallback():
+            await self._fallback.observe(headers)
+            return
+        self._pending = headers
+
+    async def status(self, waiting: int = 0) -> RateLimitStatus:
+        """Every window's use as Redis counts it now (one round trip)."""
+        require_asyncio()
+        reply = [as_text(x) for x in await self._run("status", [])]
+        windows = []
+        for i, (limit, period) in enumerate(self._limits):
+            used, ready = int(reply[1 + 2 * i]), float(reply[2 + 2 * i])
+            windows.append(
+                WindowStatus(
+                    limit=limit,
+                    period=period,
+                    used=used,
+                    remaining=max(0, limit - used),
+                    next_free_in=None if ready == _INF else ready,
+                )
+            )
+        return RateLimitStatus(tuple(windows), float(reply[0]), waiting)
+
+    def subscribe(self, wake: Callable[[], None]) -> None:
+        """Call ``wake()`` when a release anywhere may have freed capacity (pub/sub)."""
+        self._wakes.append(wake)
+
+    async def aclose(self) -> None:
+        """Stop the pub/sub listener (the Redis client itself is the caller's to close)."""
+        task, self._listener = self._listener, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # -- round trips -------------------------------------------------------------------------
+
+    async def _run(self, op: str, args: list[Any]) -> list[Any]:
+        self.round_trips += 1
+        keys, argv = self._call(op, args)
+        reply = await guarded(self._script(keys=keys, args=argv), op)
+        return list(reply)
+
+    def _call(self, op: str, args: list[Any]) -> tuple[list[str], list[Any]]:
+        argv = [op, "", self._channel, len(self._limits), *self._window_args, *args]
+        return self._keys, argv
+
+    async def _run_with_headers(
+        self, first: tuple[str, list[Any]], headers: RateHeaders | None
+    ) -> list[Any]:
+        """Run ``first`` and, when ``headers`` are pending, an observe in the same round trip."""
+        if headers is None or headers.remaining is None:
+            return await self._run(*first)
+        self.round_trips += 1
+        pipe = self._redis.pipeline(transaction=False)
+        for op, args in (first, ("observe", _observe_args(headers))):
+            keys, argv = self._call(op, args)
+            await self._script(keys=keys, args=argv, client=pipe)
+        replies = await guarded(pipe.execute(), first[0])
+        return list(replies[0])
+
+    async def _acquire_remote(self, ahead: int) -> Admission:
+        for _ in range(3):
+            reply = [
+                as_text(x)
+                for x in await self._run(
+                    "acquire", [ahead, self._lease, self._epoch, self._recovery]
+                )
+            ]
+            if reply[0] == "lost":
+                await self._restore(reply[1])
+                continue
+            self._epoch = reply[1]
+            now = float(reply[2])
+            if reply[0] == "ok":
+                self._mine_fly[reply[3]] = tuple(now + self._lease + h for h in self._holds)
+                return Admission(reply[3])
+            core, earliest, lease = float(reply[3]), float(reply[4]), float(reply[5])
+            # Blocked by requests in flight: their release wakes us; their lease bounds it.
+            return Admission(None, wait=core if core != _INF else lease, earliest=earliest)
+        raise StoreUnavailableError("the Redis store keeps losing its data; no request was sent")
+
+    # -- state loss: put back the slots this process knows of ----------------------------------
+
+    async def _restore(self, epoch: str) -> None:
+        """Put this process's live slots back after Redis lost its data, then adopt ``epoch``."""
+        args: list[Any] = [epoch]
+        for i in range(len(self._limits)):
+            for mine in (self._mine_done, self._mine_fly):
+                args.append(len(mine))
+                for member, scores in mine.items():
+                    args += [member, scores[i]]
+        await self._run("restore", args)
+        self._epoch = epoch
+        log.warning(
+            "the Redis quota store lost its data; restored %d slot(s) of this process",
+            len(self._mine_done) + len(self._mine_fly),
+        )
+
+    async def _sync_epoch(self) -> None:
+        """Check the epoch (after a reconnect or a ``lost`` message); restore if it moved."""
+        reply = [as_text(x) for x in await self._run("epoch", [self._epoch, self._recovery])]
+        if reply[0] == "lost":
+            await self._restore(reply[1])
+        elif not self._epoch:
+            self._epoch = reply[1]
+
+    def _remember(self, sid: str, outcome: Outcome, now: float) -> None:
+        """Keep this process's own completed slots (until they expire) for a restore."""
+        self._mine_fly.pop(sid, None)
+        if outcome is not Outcome.DISCARD:
+            extra = self._grace if outcome is Outcome.ABANDON else 0.0
+            self._mine_done[sid] = tuple(now + extra + h for h in self._holds)
+        self._releases += 1
+        if self._releases % _TRIM_EVERY == 0:
+            for mine in (self._mine_done, self._mine_fly):
+                for member in [m for m, scores in mine.items() if max(scores) <= now]:
+                    del mine[member]
+
+    # -- wake-ups ----------------------------------------------------------------------------
+
+    def _start_listener(self) -> None:
+        if self._listener is None and self._wakes:
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
+
+    def _wake_all(self) -> None:
+        for wake in self._wakes:
+            wake()
+
+    async def _listen(self) -> None:
+        """Wake the local head on every message; on (re)connect, check the epoch and wake."""
+        delay = 0.05
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(self._channel)
+                await self._sync_epoch()
+                self._wake_all()  # releases may have been missed while disconnected
+                delay = 0.05
+                await self._relay(pubsub)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.debug("quota listener: %s; reconnecting", type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _relay(self, pubsub: Any) -> None:
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+            if message is None:
+                continue
+            if as_text(message.get("data")) == "lost":
+                await self._sync_epoch()
+            self._wake_all()
+
+    # -- fallback ----------------------------------------------------------------------------
+
+    def _in_fallback(self) -> bool:
+        return asyncio.get_running_loop().time() < self._fallback_until
+
+    def _enter_fallback(self) -> None:
+        self._fallback_until = asyncio.get_running_loop().time() + _FALLBACK_SECONDS
+        log.warning(
+            "the Redis quota store is unreachable; using a local share of the quota for %g s",
+            _FALLBACK_SECONDS,
+        )
+
+
+def _keys(prefix: str, limits: tuple[tuple[int, float], ...]) -> list[str]:
+    keys = [f"{prefix}:q:{name}" for name in ("pause", "seq", "epoch", "waiting")]
+    for limit, period in limits:
+        keys += [f"{prefix}:q:{limit}/{period:g}:done", f"{prefix}:q:{limit}/{period:g}:fly"]
+    return keys
+
+
+def _observe_args(headers: RateHeaders) -> list[Any]:
+    def blank(value: float | None) -> Any:
+        return "" if value is None else value
+
+    return [blank(headers.limit), headers.remaining, blank(headers.reset)]
+
+
+def _fallback_store(
+    limits: tuple[tuple[int, float], ...],
+    share: float | None,
+    abandon_grace: float,
+    margin: float,
+) -> MemoryQuotaStore | None:
+    """The local store used while Redis is unreachable: ``share`` of every window."""
+    if share is None:
+        return None
+    if isinstance(share, bool) or not isinstance(share, int | float):
+        raise TypeError(f"fallback_share must be a number, got {type(share).__name__}")
+    if not 0 < share <= 1:
+        raise ValueError(f"fallback_share must be in (0, 1], got {share!r}")
+    scaled = [(max(1, math.floor(n * share)), p) for n, p in limits]
+    return MemoryQuotaStore(scaled, abandon_grace=abandon_grace, margin=margin)

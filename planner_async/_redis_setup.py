@@ -1,0 +1,87 @@
+"""The stores a client builds for itself from ``redis_url`` (see :class:`RedisStores`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import httpx
+
+from ._redis import connect, default_prefix
+from ._redis_quota import RedisQuotaStore
+from ._redis_tokens import RedisTokenStore
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RedisStores", "check_redis_url", "permit_lease"]
+
+_TOKEN_FLIGHT = 60.0  # TokenManager's flight timeout: a permit may wait that long for a login
+
+
+def check_redis_url(url: object) -> str | None:
+    """``None``, or a ``redis://``, ``rediss://`` or ``unix://`` URL (TypeError/ValueError)."""
+    if url is None:
+        return None
+    if not isinstance(url, str):
+        raise TypeError(f"redis_url must be a str, got {type(url).__name__}")
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+    return url
+
+
+def permit_lease(timeout: httpx.Timeout, abandon_grace: float) -> float:
+    """How long a permit can be held by a live worker: a login, then one request, then grace.
+
+    A reserved slot without a release for this long (plus its period) is freed.
+    """
+    parts = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    request = sum(30.0 if part is None else part for part in parts)
+    return request + _TOKEN_FLIGHT + abandon_grace
+
+
+class RedisStores:
+    """One Redis connection pool and the three stores of a client built from ``redis_url``.
+
+    The API windows (``<prefix>``), the auth endpoint's window (``<prefix>:auth``) and the
+    token state (``<prefix>``); the prefix defaults to :func:`default_prefix`.
+    """
+
+    __slots__ = ("auth_quota", "prefix", "quota", "redis", "tokens")
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str | None,
+        base_url: str,
+        username: str,
+        rate_limits: Sequence[tuple[int, float]],
+        auth_rate_limits: Sequence[tuple[int, float]],
+        lease: float,
+        abandon_grace: float,
+        fallback_share: float | None,
+    ) -> None:
+        self.prefix = prefix or default_prefix(base_url, username)
+        self.redis: Redis = connect(url)
+        self.quota, self.auth_quota = (
+            RedisQuotaStore(
+                self.redis,
+                prefix,
+                limits,
+                lease=lease,
+                abandon_grace=abandon_grace,
+                fallback_share=fallback_share,
+            )
+            for prefix, limits in (
+                (self.prefix, rate_limits),
+                (self.prefix + ":auth", auth_rate_limits),
+            )
+        )
+        self.tokens = RedisTokenStore(self.redis, self.prefix)
+
+    async def aclose(self) -> None:
+        """Stop the listeners and close the connection pool."""
+        await self.quota.aclose()
+        await self.auth_quota.aclose()
+        await self.redis.aclose()

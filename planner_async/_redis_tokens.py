@@ -1,0 +1,168 @@
+"""``RedisTokenStore``: one token state for every client of an account, in Redis.
+
+The state is a hash ``<prefix>:token`` = ``{gen, data}`` with a TTL; saves are a
+compare-and-set on ``gen`` (Lua), so a renewal that someone else overtook is not
+written. The renewal lease is ``SET <prefix>:token:lease <random> NX PX <timeout>``,
+released (or extended) only while it still holds our random value. ``data`` is the JSON
+of :func:`state_to_json`, encrypted with Fernet when a key is given.
+
+Whoever can read that Redis can read the tokens, unless ``encryption_key`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from ._checks import check_seconds
+from ._exceptions import StoreUnavailableError
+from ._file_store import state_from_json, state_to_json
+from ._redis import as_text, guarded, require_asyncio
+from ._redis_lua import TOKEN_CAS_LUA, TOKEN_CLEAR_LUA, UNLOCK_LUA
+from ._stores import StoredToken, TokenState
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RedisTokenStore"]
+
+_REFRESH_TTL = 30 * 86_400.0
+
+
+def _fernet(key: str | bytes | None) -> Any:
+    if key is None:
+        return None
+    try:
+        from cryptography.fernet import Fernet
+    except ImportError as exc:
+        raise ImportError(
+            "encryption_key needs the cryptography package: pip install cryptography"
+        ) from exc
+    try:
+        return Fernet(key)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            "encryption_key must be a Fernet key (32 url-safe base64-encoded bytes, "
+            "e.g. from cryptography.fernet.Fernet.generate_key())"
+        ) from exc
+
+
+class RedisTokenStore:
+    """A :class:`TokenStore` in Redis: N workers make one login and one renewal per expiry.
+
+    ``ttl`` (30 days, the refresh token's life) bounds how long the state is kept.
+    ``encryption_key`` (a Fernet key; needs ``cryptography``) encrypts the state at
+    rest; without it, whoever can read this Redis can read the tokens.
+
+    >>> from redis.asyncio import Redis                       # doctest: +SKIP
+    >>> tokens = RedisTokenStore(Redis(), "planner:ann", encryption_key=key)
+    >>> client = PlannerClient("ann", api_key, token_store=tokens)
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        *,
+        ttl: float = _REFRESH_TTL,
+        encryption_key: str | bytes | None = None,
+        poll: float = 0.05,
+    ) -> None:
+        if not isinstance(prefix, str) or not prefix:
+            raise TypeError("prefix must be a non-empty str")
+        self._ttl_ms = int(check_seconds("ttl", ttl, positive=True) * 1000)
+        self._poll = check_seconds("poll", poll, positive=True)
+        self._fernet = _fernet(encryption_key)
+        self._redis = redis
+        self._prefix = prefix
+        self._key = f"{prefix}:token"
+        self._lease_key = f"{prefix}:token:lease"
+        self._cas = redis.register_script(TOKEN_CAS_LUA)
+        self._clear = redis.register_script(TOKEN_CLEAR_LUA)
+        self._unlock = redis.register_script(UNLOCK_LUA)
+
+    def __repr__(self) -> str:
+        encrypted = ", encrypted" if self._fernet is not None else ""
+        return f"RedisTokenStore(prefix={self._prefix!r}{encrypted})"
+
+    async def load(self) -> StoredToken:
+        """The stored state and generation (``StoredToken(None, 0)`` when none)."""
+        require_asyncio()
+        raw = await guarded(self._redis.hmget(self._key, ["gen", "data"]), "token load")
+        gen, data = raw[0], raw[1]
+        generation = int(as_text(gen)) if gen is not None else 0
+        if data is None:
+            return StoredToken(None, generation)
+        return StoredToken(
+            self._decode(data if isinstance(data, bytes) else data.encode()), generation
+        )
+
+    async def save(self, state: TokenState, *, expected: int) -> StoredToken | None:
+        """Store ``state`` if the generation is still ``expected`` (compare-and-set)."""
+        require_asyncio()
+        data = self._encode(state)
+        reply = await guarded(
+            self._cas(keys=[self._key], args=[expected, data, self._ttl_ms]), "token save"
+        )
+        generation = int(reply)
+        return None if generation < 0 else StoredToken(state, generation)
+
+    async def clear(self, *, expected: int) -> None:
+        """Forget the state if the generation is still ``expected``."""
+        require_asyncio()
+        await guarded(self._clear(keys=[self._key], args=[expected, self._ttl_ms]), "token clear")
+
+    def lease(self, timeout: float) -> AbstractAsyncContextManager[None]:
+        """Hold the renewal lease for at most ``timeout`` seconds (``SET NX PX``).
+
+        Waits (polling every ``poll`` seconds) while another worker holds it; a holder
+        that died blocks the others until its ``timeout`` runs out.
+        """
+        return self._hold(check_seconds("timeout", timeout, positive=True))
+
+    async def extend(self, token: str, seconds: float) -> bool:
+        """Extend a lease held under ``token`` to ``seconds`` from now, if still ours."""
+        ms = int(check_seconds("seconds", seconds, positive=True) * 1000)
+        reply = await guarded(self._unlock(keys=[self._lease_key], args=[token, ms]), "lease")
+        return bool(reply)
+
+    @asynccontextmanager
+    async def _hold(self, limit: float) -> AsyncIterator[None]:
+        require_asyncio()
+        token = secrets.token_hex(16)
+        ms = max(1, int(limit * 1000))
+        while True:
+            taken = self._redis.set(self._lease_key, token, nx=True, px=ms)
+            if await guarded(taken, "lease"):
+                break
+            await anyio.sleep(self._poll)
+        try:
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):
+                release = self._unlock(keys=[self._lease_key], args=[token, "release"])
+                await guarded(release, "lease release")
+
+    def _encode(self, state: TokenState) -> bytes:
+        data = json.dumps(state_to_json(state), separators=(",", ":")).encode()
+        return data if self._fernet is None else bytes(self._fernet.encrypt(data))
+
+    def _decode(self, data: bytes) -> TokenState | None:
+        if self._fernet is not None:
+            from cryptography.fernet import InvalidToken
+
+            try:
+                data = self._fernet.decrypt(data)
+            except InvalidToken:
+                raise StoreUnavailableError(
+                    "the stored token state cannot be decrypted with this encryption_key"
+                ) from None
+        try:
+            return state_from_json(json.loads(data))
+        except ValueError:
+            return None  # unreadable: as if empty, the next save (same generation) fixes it
