@@ -37,6 +37,7 @@ from ._file_store import FileTokenStore
 from ._hooks import PauseDetails, QuotaWaitDetails, TokenDetails
 from ._limiter import Permit, QuotaCore, QuotaLimiter, RateLimitStatus, WindowStatus
 from ._models import Event, EventPage, EventStatus, Location, Organiser, Session
+from ._paging import EventWindow
 from ._quota import RateHeaders
 from ._redis import default_prefix
 from ._redis_quota import RedisQuotaStore
@@ -77,6 +78,7 @@ __all__ = [
     "EventPage",
     "EventStatus",
     "EventSync",
+    "EventWindow",
     "Events",
     "FileTokenStore",
     "GetResult",

@@ -4,25 +4,30 @@
 hands each request to the client's pipeline; :class:`EventIterator` walks the pages with
 the pure rule :func:`next_page_number`, fetching up to ``prefetch`` pages at once.
 
-Concurrency without leaks: the pages of one look-ahead round are fetched by a task group
-that opens and closes inside one step of the iteration, never across a ``yield`` (PEP 789
-explains why a task group must not span one). Between two steps nothing runs in the
-background, so ``break``, cancellation or an exception in the loop body leave no task and
-no connection behind, on asyncio and trio, with or without ``aclosing``.
+How pages are fetched ahead, and why nothing leaks, is in :mod:`._paging`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Final
-
-import anyio
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from ._bulk import BulkGet, check_concurrency, check_ids
 from ._clock import wall_clock
-from ._exceptions import APIResponseValidationError
 from ._models import Event, EventPage
+from ._paging import (
+    DEFAULT_PREFETCH,
+    EventWindow,
+    FetchPage,
+    PagingError,
+    Rounds,
+    check_page_number,
+    check_prefetch,
+    dedupe,
+    next_page_number,
+)
 from ._params import MAX_PAGE_SIZE, Sort, check_event_id, list_params
 from ._pipeline import CallOptions, call_options
 from ._serialization import structure_event, structure_page
@@ -40,110 +45,6 @@ __all__ = [
     "next_page_number",
 ]
 
-FetchPage = Callable[[Mapping[str, Any]], Awaitable[EventPage]]
-"""Fetches one page for the given wire query parameters (``page`` included)."""
-
-DEFAULT_PREFETCH: Final = 4
-"""Pages fetched ahead by default: five requests in flight at most.
-
-Latency, not quota, bounds a listing: every page costs one request whatever the
-prefetch, so a listing of ``n`` pages spends ``n`` of the 500 requests a minute either
-way, and 4 makes it about 5× faster when requests take tens of milliseconds. What
-prefetch can waste is the look-ahead of a loop left early (at most 4 requests, under 1 %
-of the minute's quota), and what it can crowd out is other calls sharing the quota in a
-burst (5 requests at once is 1 % of the window). Larger values gain little once the
-quota, not latency, is the limit: 500 pages a minute is 8 a second.
-"""
-MAX_PREFETCH: Final = 64
-"""The largest ``prefetch`` accepted (the default connection pool holds 100)."""
-
-
-class PagingError(APIResponseValidationError):
-    """The server's listing pages do not advance: paging them would never end.
-
-    Raised when a page comes back numbered other than the one asked for (a server that
-    ignores ``page``), or with exactly the same events as the page before. Not retried.
-    """
-
-
-def check_prefetch(prefetch: object) -> int:
-    """``prefetch`` must be an int from 0 (sequential) to :data:`MAX_PREFETCH`."""
-    if isinstance(prefetch, bool) or not isinstance(prefetch, int):
-        raise TypeError(f"prefetch must be an int, got {type(prefetch).__name__}")
-    if not 0 <= prefetch <= MAX_PREFETCH:
-        raise ValueError(f"prefetch must be between 0 and {MAX_PREFETCH}, got {prefetch}")
-    return prefetch
-
-
-def next_page_number(page: EventPage, requested_page: int, page_size: int) -> int | None:
-    """The page to ask for after ``page``, or None when the listing is done.
-
-    Pure: stops on an empty page, on the last page by ``totalPages``, or (when the server
-    leaves ``totalPages`` out) on a short page.
-
-    >>> next_page_number(EventPage(items=(), page=1), 1, 50) is None
-    True
-    """
-    if not page.items:
-        return None
-    if page.total_pages is not None:
-        return requested_page + 1 if requested_page < page.total_pages else None
-    return requested_page + 1 if len(page.items) >= page_size else None
-
-
-def check_page_number(data: Any, requested: int) -> None:
-    """Refuse an answer that names another page than the one asked for (``page`` absent
-    is accepted: the contract lets the server leave it out)."""
-    if not isinstance(data, dict):
-        return
-    answered = data.get("page")
-    if type(answered) is int and answered != requested:
-        raise PagingError(
-            f"asked for page {requested}, the server answered page {answered}: it does not "
-            "advance through the listing, so paging stops here"
-        )
-
-
-def _check_advances(page: EventPage, number: int, previous: tuple[int, ...]) -> tuple[int, ...]:
-    """The ids of ``page``; PagingError when they repeat the previous page's exactly."""
-    ids = tuple(event.id for event in page.items)
-    if ids and ids == previous:
-        raise PagingError(
-            f"page {number} holds exactly the events of page {number - 1}: the server does "
-            "not advance through the listing, so paging stops here"
-        )
-    return ids
-
-
-class _Round:
-    """The pages of one look-ahead round, fetched concurrently; the first failure wins."""
-
-    __slots__ = ("failure", "fetch", "pages", "params")
-
-    def __init__(self, fetch: FetchPage, params: Mapping[str, Any]) -> None:
-        self.fetch = fetch
-        self.params = params
-        self.pages: dict[int, EventPage] = {}
-        self.failure: tuple[int, Exception] | None = None
-
-    async def run(self, numbers: range) -> None:
-        if len(numbers) == 1:  # no task needed for a single page
-            self.pages[numbers[0]] = await self.fetch({**self.params, "page": numbers[0]})
-            return
-        async with anyio.create_task_group() as group:
-            for number in numbers:
-                group.start_soon(self._one, number, group.cancel_scope)
-        if self.failure is not None and not self.pages:
-            raise self.failure[1]
-
-    async def _one(self, number: int, scope: anyio.CancelScope) -> None:
-        try:
-            self.pages[number] = await self.fetch({**self.params, "page": number})
-        except Exception as exc:  # one page failed for good: the rest of the round is moot
-            if self.failure is None or number < self.failure[0]:
-                self.failure = (number, exc)
-            scope.cancel()
-
 
 class EventIterator:
     """What ``client.events.list(...)`` returns: iterate events, or ``.pages()``.
@@ -151,14 +52,18 @@ class EventIterator:
     The arguments were checked when it was made; no request is sent until iteration.
     Once the first page gives ``totalPages``, each step that needs a page fetches it and
     up to ``prefetch`` following pages concurrently, then yields them in order; at most
-    ``prefetch + 1`` pages are held. Nothing runs between steps (see the module
-    docstring), so leaving the loop early is always clean.
+    ``prefetch + 1`` pages are held. Nothing runs between steps, so leaving the loop early
+    is always clean. ``async with`` it instead for a sliding :class:`EventWindow` that keeps
+    fetching while the block works (faster when each event costs time).
 
     >>> async for event in client.events.list(query="budget"):   # doctest: +SKIP
     ...     print(event.title)
+    >>> async with client.events.list(prefetch=8) as events:     # doctest: +SKIP
+    ...     async for event in events:
+    ...         await store(event)
     """
 
-    __slots__ = ("_fetch", "_params", "_prefetch")
+    __slots__ = ("_fetch", "_params", "_prefetch", "_window")
 
     def __init__(
         self, fetch: FetchPage, params: Mapping[str, Any], prefetch: int = DEFAULT_PREFETCH
@@ -166,6 +71,7 @@ class EventIterator:
         self._fetch = fetch
         self._params = dict(params)
         self._prefetch = check_prefetch(prefetch)
+        self._window: EventWindow | None = None
 
     @property
     def _page_size(self) -> int:
@@ -182,37 +88,27 @@ class EventIterator:
         Raises :class:`PagingError` when the server's pages do not advance.
         """
         ahead = self._prefetch if prefetch is None else check_prefetch(prefetch)
-        number: int | None = 1
-        total: int | None = None
-        previous: tuple[int, ...] = ()
-        while number is not None:
-            last = number if total is None else max(number, min(number + ahead, total))
-            batch = _Round(self._fetch, self._params)
-            await batch.run(range(number, last + 1))
-            for at in range(number, last + 1):
-                page = batch.pages.pop(at, None)
-                if page is None:  # a page of this round failed: raise the first failure
-                    assert batch.failure is not None
-                    raise batch.failure[1]
-                previous = _check_advances(page, at, previous)
-                total = page.total_pages
-                yield page
-                number = next_page_number(page, at, self._page_size)
-                if number is None:
-                    return
-
-    async def _events(self) -> AsyncIterator[Event]:
-        # An event that moved across a page boundary between two requests would show up
-        # twice; the ids of the previous page are enough to drop it.
-        previous: frozenset[int] = frozenset()
-        async for page in self.pages():
-            for event in page.items:
-                if event.id not in previous:
-                    yield event
-            previous = frozenset(event.id for event in page.items)
+        async for page in Rounds(self._fetch, self._params, ahead).pages():
+            yield page
 
     def __aiter__(self) -> AsyncIterator[Event]:
-        return self._events()
+        return dedupe(Rounds(self._fetch, self._params, self._prefetch).pages())
+
+    async def __aenter__(self) -> EventWindow:
+        """Open a sliding window: fetching overlaps the work of the ``async with`` body."""
+        window = EventWindow(self._fetch, self._params, self._prefetch)
+        self._window = await window.__aenter__()
+        return window
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        window, self._window = self._window, None
+        assert window is not None
+        await window.__aexit__(exc_type, exc, tb)
 
 
 class Events:

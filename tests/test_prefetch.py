@@ -193,3 +193,96 @@ async def test_totals_that_shrink_mid_listing_stop_cleanly(
     client = make_client(transport=tracked(fake))
     got = [event.id async for event in client.events.list(page_size=25, prefetch=8)]
     assert ids[:100] == got
+
+
+# -- the sliding window: ``async with client.events.list(...) as events`` -------------------
+
+
+async def test_window_keeps_order_and_overlaps_fetching_with_the_body(
+    fake: FakePlanner, make_client: ClientFactory
+):
+    """In a window, pages arrive in order, each event once, while the body is still busy."""
+    transport = tracked(fake, delay=0.004, seed=6)
+    client = make_client(transport=transport)
+    ids: list[int] = []
+    busy_in_flight: list[int] = []
+    async with client.events.list(page_size=20, prefetch=5) as events:
+        async for page in events.pages():
+            ids.extend(event.id for event in page.items)
+            await anyio.sleep(0.002)  # the body works; the window keeps fetching meanwhile
+            busy_in_flight.append(transport.in_flight)
+    assert fake.visible_ids() == ids
+    assert 6 == transport.max_in_flight
+    assert max(busy_in_flight) > 0
+    assert (0, 0) == (transport.in_flight, transport.open_responses)
+
+
+@pytest.mark.parametrize("how", ["break", "raise", "cancel"])
+async def test_leaving_a_window_cancels_its_fetches(
+    fake: FakePlanner, make_client: ClientFactory, how: str
+):
+    """``break``, an exception (raised as itself) or cancellation leave nothing running."""
+    transport = TrackingTransport(
+        fake.transport(), lambda r: 3600.0 if int(r.url.params.get("page", "1")) > 2 else 0.0
+    )
+    client = make_client(transport=transport)
+    before = running_tasks()
+    seen: list[int] = []
+
+    async def consume() -> None:
+        async with client.events.list(page_size=50, prefetch=4) as events:
+            async for event in events:
+                seen.append(event.id)
+                if len(seen) < 60:
+                    continue
+                await transport.wait_in_flight(4)  # pages 3-6 are hanging
+                if how == "raise":
+                    raise KeyError("consumer failed")
+                if how == "cancel":
+                    await anyio.sleep(3600)
+                break
+
+    with anyio.move_on_after(0.5 if how == "cancel" else 5):
+        if how == "raise":
+            with pytest.raises(KeyError):
+                await consume()
+        else:
+            await consume()
+    await settle()
+    assert 60 == len(seen)
+    assert (0, 0) == (transport.in_flight, transport.open_responses)
+    assert before == running_tasks()
+
+
+async def test_a_failing_page_in_a_window_raises_itself_after_the_pages_before_it(
+    fake: FakePlanner, make_client: ClientFactory
+):
+    """A page that keeps failing raises its own error (not a group) once it is reached."""
+    fake.script("events.list", lambda r: 500 if r.param("page") == "3" else None, times=None)
+    client = make_client(transport=tracked(fake), max_retries=1)
+    seen: list[int] = []
+
+    async def consume() -> None:
+        async with client.events.list(page_size=30, prefetch=4) as events:
+            async for event in events:
+                seen.append(event.id)
+
+    with pytest.raises(ServerError):
+        await consume()
+    assert fake.visible_ids()[:60] == seen
+
+
+async def test_a_window_is_iterated_once_and_only_inside_its_block(
+    fake: FakePlanner, make_client: ClientFactory
+):
+    """A second iteration, or one after the block, is a clear RuntimeError."""
+    client = make_client()
+    async with client.events.list(page_size=200) as events:
+        assert 0 < len([event async for event in events])
+        with pytest.raises(RuntimeError, match="once"):
+            async for _event in events:
+                pass
+    async with client.events.list() as late:
+        pass
+    with pytest.raises(RuntimeError, match="async with"):
+        await late.pages().__anext__()

@@ -1,0 +1,231 @@
+"""Per-call overhead: ``client.events.get`` against raw httpx and against a hand-built stack.
+
+Issue 8, benchmark 1 (target: the full client ≤ 1.10× raw ``httpx.AsyncClient.get`` +
+``.json()``). Every variant talks to the same ``httpx.MockTransport`` answering a full
+~1 KB event, so what differs is only the code between the caller and the transport:
+
+* raw: ``await http.get(url)`` then ``response.json()``;
+* ours: ``await client.events.get(id)`` with the token held and limits too high to block
+  (quota, token, retry policy, error mapping, structuring into an ``Event``);
+* stack: what a user would otherwise write: httpx + three nested aiolimiter limiters +
+  a tenacity retry decorator + parsing into a slotted dataclass.
+
+With and without ``X-Rate-Limit-*`` headers; sequential (500 calls a round) and concurrent (100
+tasks × 50 calls). Time is the process's CPU time (``time.process_time``: everything here
+is CPU, and other processes on a shared machine do not count); rounds are interleaved and
+each variant keeps its fastest round.
+
+Run: ``.venv/bin/python benchmarks/overhead.py`` (about 50 seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import anyio
+import httpx
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_none
+
+from planner_async import PlannerClient
+from planner_async.testing import generate_events
+
+BASE = "https://planner.bench"
+EVENT_ID = 1001
+CALLS = 500  # sequential calls a round
+TASKS, PER_TASK = 100, 50
+ROUNDS = 12
+TARGET = 1.10
+HIGH = [(1_000_000_000, 60.0), (1_000_000_000, 3600.0), (1_000_000_000, 86400.0)]
+RATE = [
+    ("X-Rate-Limit-Limit", "1000000000"),
+    ("X-Rate-Limit-Remaining", "999999000"),
+    ("X-Rate-Limit-Reset", "30"),
+]
+
+
+def event_body() -> bytes:
+    """A full event (every field set) of about 1 KB."""
+    event = next(e for e in generate_events(200, seed=2) if e.get("location") and e.get("tags"))
+    event = {**event, "id": EVENT_ID}
+    body = json.dumps(event).encode()
+    pad = max(0, 1024 - len(body))
+    event["description"] = (event.get("description") or "") + "x" * pad
+    return json.dumps(event).encode()
+
+
+def jwt() -> str:
+    import base64
+
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none'})}.{part({'sub': 'bench', 'exp': time.time() + 86400})}.sig"
+
+
+def transport(body: bytes, rate_headers: bool) -> httpx.MockTransport:
+    login = json.dumps(
+        {"userId": 1, "productId": 2, "email": "b@example.com", "token": jwt(), "refreshToken": "r"}
+    ).encode()
+    headers = [("Content-Type", "application/json"), *(RATE if rate_headers else [])]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/auth"):
+            return httpx.Response(200, content=login, headers=headers)
+        return httpx.Response(200, content=body, headers=headers)
+
+    return httpx.MockTransport(handler)
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class Location:
+    venue: str | None
+    city: str | None
+    region: str | None
+    country: str | None
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class DataEvent:
+    id: int
+    title: str
+    description: str | None
+    start: datetime | None
+    end: datetime | None
+    status: str | None
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+    location: Location | None
+    updated_at: datetime | None
+
+
+def _when(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def parse(data: dict[str, Any]) -> DataEvent:
+    loc = data.get("location")
+    return DataEvent(
+        id=data["id"],
+        title=data["title"],
+        description=data.get("description"),
+        start=_when(data.get("startDate")),
+        end=_when(data.get("endDate")),
+        status=data.get("status"),
+        categories=tuple(data.get("categories") or ()),
+        tags=tuple(data.get("tags") or ()),
+        location=Location(**loc) if loc else None,
+        updated_at=_when(data.get("updatedAt")),
+    )
+
+
+Call = Callable[[], Awaitable[Any]]
+
+
+def variants(body: bytes, rate_headers: bool) -> tuple[dict[str, Call], list[Any]]:
+    """The three ways to get one event, each on its own httpx client over the same body."""
+    raw_http = httpx.AsyncClient(transport=transport(body, rate_headers))
+    url = f"{BASE}/api/v2/events/{EVENT_ID}"
+
+    async def raw() -> Any:
+        response = await raw_http.get(url)
+        return response.json()
+
+    ours_http = httpx.AsyncClient(transport=transport(body, rate_headers))
+    client = PlannerClient(
+        "bench", "bench-key", base_url=BASE, http_client=ours_http, rate_limits=HIGH
+    )
+
+    async def ours() -> Any:
+        return await client.events.get(EVENT_ID)
+
+    stack_http = httpx.AsyncClient(transport=transport(body, rate_headers))
+    minute, hour, day = (AsyncLimiter(10**9, p) for p in (60, 3600, 86400))
+
+    async def stack() -> Any:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(4),
+            wait=wait_none(),
+            retry=retry_if_exception_type(httpx.TransportError),
+            reraise=True,
+        ):
+            with attempt:
+                async with minute, hour, day:
+                    response = await stack_http.get(url, headers={"Authorization": "Bearer t"})
+                response.raise_for_status()
+                return parse(response.json())
+        raise AssertionError("unreachable")
+
+    return {"raw httpx": raw, "planner_async": ours, "httpx+aiolimiter+tenacity": stack}, [
+        raw_http,
+        ours_http,
+        stack_http,
+        client,
+    ]
+
+
+async def sequential(call: Call) -> float:
+    """Seconds per call, one call after another."""
+    start = time.process_time()
+    for _ in range(CALLS):
+        await call()
+    return (time.process_time() - start) / CALLS
+
+
+async def concurrent(call: Call) -> float:
+    async def worker() -> None:
+        for _ in range(PER_TASK):
+            await call()
+
+    start = time.process_time()
+    async with anyio.create_task_group() as group:
+        for _ in range(TASKS):
+            group.start_soon(worker)
+    return (time.process_time() - start) / (TASKS * PER_TASK)
+
+
+async def scenario(
+    rate_headers: bool, shape: Callable[[Call], Awaitable[float]]
+) -> dict[str, float]:
+    calls, closers = variants(event_body(), rate_headers)
+    for call in calls.values():  # warm up (and log in)
+        for _ in range(200):
+            await call()
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(ROUNDS):
+        for name, call in calls.items():
+            best[name] = min(best[name], await shape(call))
+    for closer in closers:
+        await closer.aclose()
+    return best
+
+
+async def main() -> None:
+    print(
+        f"# Per-call overhead (Python {sys.version.split()[0]}, asyncio, best of {ROUNDS} rounds)\n"
+    )
+    print(
+        "| headers | shape | raw µs/call | ours µs/call | stack µs/call | ours / raw | ours / stack | target |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---|")
+    for rate_headers in (False, True):
+        for label, shape in (("sequential", sequential), ("100 tasks × 50", concurrent)):
+            best = await scenario(rate_headers, shape)
+            raw, ours, stack = (best[k] * 1e6 for k in best)
+            ratio = ours / raw
+            verdict = "met" if ratio <= TARGET else "MISSED"
+            print(
+                f"| {'X-Rate-Limit-*' if rate_headers else 'none'} | {label} | {raw:.1f} | {ours:.1f} "
+                f"| {stack:.1f} | {ratio:.2f}× | {ours / stack:.2f}× | ≤ {TARGET:.2f}× {verdict} |"
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,165 @@
+"""Token stampede: 10,000 concurrent calls at token expiry make one renewal, and wait little.
+
+Issue 8, benchmark 5 (targets: exactly 1 renewal; p99 added latency ≤ 2× the renewal's own
+round trip). Over an ``httpx.MockTransport``: events answer after 20 ms, ``/auth/renew``
+after 100 ms. First 10,000 concurrent ``events.get`` calls with a fresh token (the
+baseline: the same CPU and the same event latency, no renewal); then the client's clock
+jumps past the token's expiry and 10,000 more calls start at once. Added latency at a
+percentile = that percentile at expiry minus the same percentile of the baseline, each
+call timed from its own start. The task that ran the renewal is found from the
+``on_token`` hook, to show it is not starved by the thousands it wakes.
+
+Run: ``.venv/bin/python benchmarks/stampede.py`` (about 20 seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import statistics
+import time
+from typing import Any
+
+import httpx
+
+from planner_async import PlannerClient, TokenDetails
+from planner_async.testing import generate_events
+
+BASE = "https://planner.bench"
+CALLS = 10_000
+EVENT_LATENCY, RENEW_LATENCY = 0.020, 0.100
+TARGET = 2.0
+HIGH = [(1_000_000_000, 60.0), (1_000_000_000, 3600.0), (1_000_000_000, 86400.0)]
+
+
+class Clock:
+    """The client's wall clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def jwt(exp: float) -> str:
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none'})}.{part({'sub': 'bench', 'exp': exp})}.sig"
+
+
+class Server:
+    """The mock API: login, renewal (timed) and one event."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.renewals = 0
+        self.renew_started = 0.0
+        event = {**generate_events(1, seed=8)[0], "id": 1001}
+        self.event = json.dumps(event).encode()
+
+    def session(self) -> bytes:
+        token = jwt(self.clock() + 900)
+        return json.dumps(
+            {
+                "userId": 1,
+                "productId": 2,
+                "email": "b@example.com",
+                "token": token,
+                "refreshToken": f"r{self.renewals}",
+            }
+        ).encode()
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/auth"):
+            return httpx.Response(200, content=self.session())
+        if path.endswith("/auth/renew"):
+            self.renewals += 1
+            self.renew_started = time.perf_counter()
+            await asyncio.sleep(RENEW_LATENCY)
+            return httpx.Response(200, content=self.session())
+        await asyncio.sleep(EVENT_LATENCY)
+        return httpx.Response(200, content=self.event)
+
+
+async def burst(client: PlannerClient) -> tuple[list[float], dict[asyncio.Task[Any], float]]:
+    """Start CALLS calls at once; each one's latency from its own start, and end times."""
+    latencies: list[float] = []
+    ends: dict[asyncio.Task[Any], float] = {}
+
+    async def one() -> None:
+        start = time.perf_counter()
+        await client.events.get(1001)
+        end = time.perf_counter()
+        latencies.append(end - start)
+        ends[asyncio.current_task()] = end  # type: ignore[index]
+
+    await asyncio.gather(*(one() for _ in range(CALLS)))
+    return latencies, ends
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=1000)[round(q * 1000) - 1] if q < 1 else max(values)
+
+
+async def main() -> None:
+    clock = Clock()
+    server = Server(clock)
+    renewer: dict[str, Any] = {}
+
+    def on_token(details: TokenDetails) -> None:
+        if details.kind == "renewal":
+            renewer["task"] = asyncio.current_task()
+            renewer["rtt"] = time.perf_counter() - server.renew_started
+
+    async with (
+        httpx.AsyncClient(transport=httpx.MockTransport(server), limits=httpx.Limits()) as http,
+        PlannerClient(
+            "bench",
+            "bench-key",
+            base_url=BASE,
+            http_client=http,
+            clock=clock,
+            rate_limits=HIGH,
+            auth_rate_limits=HIGH,
+            on_token=on_token,
+        ) as client,
+    ):
+        await client.authenticate()
+        base_lat, _ = await burst(client)
+        clock.now += 901  # the token has expired: every call needs the renewal
+        exp_lat, ends = await burst(client)
+        renewals = client.stats.renewals
+    rtt = renewer["rtt"]
+    renewer_end = ends[renewer["task"]]
+    last_end = max(ends.values())
+    print(f"# Token stampede: {CALLS:,} concurrent calls at expiry (asyncio)\n")
+    print(
+        f"renewals: {renewals} (server saw {server.renewals}); target 1: "
+        f"{'met' if renewals == server.renewals == 1 else 'MISSED'}"
+    )
+    print(f"renewal's own round trip: {rtt * 1000:.1f} ms\n")
+    print("| percentile | baseline (ms) | at expiry (ms) | added (ms) | added / renewal RTT |")
+    print("|---|---:|---:|---:|---:|")
+    for q, label in ((0.5, "p50"), (0.9, "p90"), (0.99, "p99"), (1.0, "max")):
+        b, e = pct(base_lat, q), pct(exp_lat, q)
+        print(
+            f"| {label} | {b * 1000:.1f} | {e * 1000:.1f} | {(e - b) * 1000:.1f} | {(e - b) / rtt:.2f}× |"
+        )
+    added = pct(exp_lat, 0.99) - pct(base_lat, 0.99)
+    print(
+        f"\np99 added latency {added * 1000:.1f} ms = {added / rtt:.2f}× the renewal round trip "
+        f"(target ≤ {TARGET:g}×: {'met' if added <= TARGET * rtt else 'MISSED'})"
+    )
+    order = sorted(ends.values()).index(renewer_end) + 1
+    print(
+        f"the renewing call finished {order:,}th of {CALLS:,}, "
+        f"{(last_end - renewer_end) * 1000:.1f} ms before the last call"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
