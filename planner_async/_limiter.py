@@ -27,7 +27,7 @@ import itertools
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar, Token
 from types import TracebackType
 
@@ -151,7 +151,9 @@ class QuotaLimiter:
     windows off (a :meth:`pause` still applies). ``clock`` returns seconds on a monotonic
     clock (default :func:`anyio.current_time`, virtual under trio's ``MockClock``).
     ``margin`` seconds are added to every expiry; ``abandon_grace`` is how much longer a
-    request abandoned in flight keeps its slot.
+    request abandoned in flight keeps its slot. ``sleep`` (with ``clock``) runs the waits
+    in virtual time: a waiter sleeps until its turn through it instead of on anyio's
+    clock, so a ``ManualClock`` and its ``sleep`` make quota waits take no real time.
 
     ``store`` replaces the in-memory counts with a shared :class:`QuotaStore` (then give no
     ``rate_limits``: the store has its own); waiting stays local, FIFO and cancellation-safe.
@@ -167,6 +169,7 @@ class QuotaLimiter:
         "_current",
         "_default_clock",
         "_last_status",
+        "_sleep",
         "_store",
         "_waiters",
         "_wakeups",
@@ -180,6 +183,7 @@ class QuotaLimiter:
         clock: Clock | None = None,
         margin: float = 0.0,
         abandon_grace: float = 10.0,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
     ) -> None:
         if store is None:
             store = MemoryQuotaStore(
@@ -202,6 +206,7 @@ class QuotaLimiter:
         self._clock: Clock = (
             _backend.current_time if clock is None or clock is anyio.current_time else clock
         )
+        self._sleep = sleep
         self._waiters: OrderedDict[_Waiter, None] = OrderedDict()
         self._current: ContextVar[Permit | None] = ContextVar("planner_async_permit", default=None)
         self._wakeups = 0
@@ -420,6 +425,9 @@ class QuotaLimiter:
             waiter.event = anyio.Event()
         if wake_at == _INF:
             await waiter.event.wait()
+            return
+        if self._sleep is not None:  # virtual time: the injected sleep moves the clock
+            await self._sleep(max(0.0, wake_at - self._clock()))
             return
         with anyio.CancelScope(deadline=self._to_anyio_time(wake_at)):
             await waiter.event.wait()

@@ -17,8 +17,8 @@ uses it. Configure the fake with a marker taking :class:`FakePlanner`'s keywords
     async def test_quota(planner_client): ...
 
 ``rate_limits`` and ``auth_rate_limits`` given there apply to the client as well, as in
-production, where the client's defaults are the server's. The client's retry back-off
-sleeps on ``planner_clock`` (no real time); its quota waits and 429 pauses do not yet.
+production, where the client's defaults are the server's. The client's retry back-off,
+quota waits and 429 pauses all sleep on ``planner_clock``: no real time.
 
 The package itself is imported only when a test asks for one of the fixtures, so the
 plugin costs nothing to test suites that do not use it.

@@ -222,10 +222,6 @@ async def test_fixtures_work_in_this_suite_too(
     assert fake_planner.stats.logins == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client core: quota waits and 429 pauses wait on anyio's clock, not on clock/sleep",
-)
 @pytest.mark.anyio
 @pytest.mark.planner(events=5, rate_limits=[(1, 30.0)])
 async def test_quota_waits_and_pauses_take_no_real_time(
