@@ -145,10 +145,11 @@ class EventIndex:
     (:meth:`remove`) while listings go on; the next page sees the change.
     """
 
-    __slots__ = ("_rows",)
+    __slots__ = ("_order", "_rows")
 
     def __init__(self, events: Iterable[Mapping[str, Any]]) -> None:
         self._rows: dict[int, _Row] = {}
+        self._order: dict[str, list[_Row]] = {}  # sorted rows per sort, until a change
         for event in events:
             self.put(event)
 
@@ -159,14 +160,22 @@ class EventIndex:
         """Add ``event`` or replace the event with its id."""
         row = _row(event)
         self._rows[row.id] = row
+        self._order.clear()
 
     def remove(self, event_id: int) -> None:
         """Forget the event ``event_id`` (nothing happens when it is not there)."""
         self._rows.pop(event_id, None)
+        self._order.clear()
 
     def ids(self, sort: str = "startDate") -> list[int]:
         """Every id, in the listing's order for ``sort``."""
-        return [row.id for row in self._sorted(list(self._rows.values()), sort)]
+        return [row.id for row in self._ordered(sort)]
+
+    def _ordered(self, sort: str) -> list[_Row]:
+        rows = self._order.get(sort)
+        if rows is None:
+            rows = self._order[sort] = self._sorted(list(self._rows.values()), sort)
+        return rows
 
     def _matches(self, row: _Row, query: EventQuery) -> bool:
         if query.start is not None and (row.end is None or row.end < query.start):
@@ -199,7 +208,7 @@ class EventIndex:
 
     def page(self, query: EventQuery) -> dict[str, Any]:
         """Return the listing body for ``query``: ``items``, ``page``, ``pageSize``, totals."""
-        rows = self._sorted([r for r in self._rows.values() if self._matches(r, query)], query.sort)
+        rows = [r for r in self._ordered(query.sort) if self._matches(r, query)]
         first = (query.page - 1) * query.page_size
         return {
             "items": [dict(r.event) for r in rows[first : first + query.page_size]],
