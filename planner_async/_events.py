@@ -96,6 +96,8 @@ class EventIterator:
 
     async def __aenter__(self) -> EventWindow:
         """Open a sliding window: fetching overlaps the work of the ``async with`` body."""
+        if self._window is not None:
+            raise RuntimeError("this listing is already open; make another for a second window")
         window = EventWindow(self._fetch, self._params, self._prefetch)
         self._window = await window.__aenter__()
         return window

@@ -286,3 +286,14 @@ async def test_a_window_is_iterated_once_and_only_inside_its_block(
         pass
     with pytest.raises(RuntimeError, match="async with"):
         await late.pages().__anext__()
+
+
+async def test_a_listing_opens_one_window_at_a_time(fake: FakePlanner, make_client: ClientFactory):
+    """Entering the same listing twice at once is refused; after leaving, it can reopen."""
+    client = make_client()
+    listing = client.events.list(page_size=200)
+    async with listing:
+        with pytest.raises(RuntimeError, match="already open"):
+            await listing.__aenter__()
+    async with listing as again:
+        assert [] != [event.id async for event in again]
