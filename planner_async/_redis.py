@@ -60,7 +60,20 @@ def connect(url: str) -> Redis:
         from redis.asyncio import Redis
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("redis_url needs redis-py: pip install 'planner-async[redis]'") from exc
-    client: Redis = Redis.from_url(url, socket_connect_timeout=5.0, socket_timeout=10.0)
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialWithJitterBackoff
+    from redis.exceptions import ConnectionError, TimeoutError
+
+    # Retry a dropped connection (e.g. a Redis restart) a few times, about 1.5 s in all;
+    # every script is safe to resend: a lost admission reply only holds a slot until its
+    # lease. Then the call fails with StoreUnavailableError.
+    client: Redis = Redis.from_url(
+        url,
+        socket_connect_timeout=5.0,
+        socket_timeout=10.0,
+        retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 4),
+        retry_on_error=[ConnectionError, TimeoutError],
+    )
     return client
 
 

@@ -6,6 +6,10 @@ time): an admission is one round trip, a release another (carrying the last
 the :class:`QuotaLimiter` of each process (FIFO, one timer for the head); a release in
 any process publishes on a channel when someone waits, and one pub/sub listener per
 store wakes the local head. See the README section "Many workers, one account".
+
+Tests only: setting ``store._injected_now`` to a number makes the script use it instead of
+Redis ``TIME`` (``tests/test_redis_quota_sim.py`` drives the script on a schedule and
+compares it with :class:`QuotaCore`); production code never sets it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
+
+import anyio
 
 from ._checks import check_seconds
 from ._exceptions import StoreUnavailableError
@@ -99,7 +105,9 @@ class RedisQuotaStore:
         self._releases = 0
         self._wakes: list[Callable[[], None]] = []
         self._listener: asyncio.Task[None] | None = None
+        self._closing = False
         self._fallback_until = -_INF
+        self._injected_now: float | None = None  # tests only: the script's time (else TIME)
         self.round_trips = 0
         """How many round trips to Redis this store made (for benchmarks)."""
 
@@ -195,8 +203,9 @@ class RedisQuotaStore:
         """Stop the pub/sub listener (the Redis client itself is the caller's to close)."""
         task, self._listener = self._listener, None
         if task is not None:
+            self._closing = True
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            with anyio.move_on_after(1.0), contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
     # -- round trips -------------------------------------------------------------------------
@@ -208,7 +217,8 @@ class RedisQuotaStore:
         return list(reply)
 
     def _call(self, op: str, args: list[Any]) -> tuple[list[str], list[Any]]:
-        argv = [op, "", self._channel, len(self._limits), *self._window_args, *args]
+        now = "" if self._injected_now is None else repr(self._injected_now)
+        argv = [op, now, self._channel, len(self._limits), *self._window_args, *args]
         return self._keys, argv
 
     async def _run_with_headers(
@@ -287,6 +297,7 @@ class RedisQuotaStore:
 
     def _start_listener(self) -> None:
         if self._listener is None and self._wakes:
+            self._closing = False
             self._listener = asyncio.get_running_loop().create_task(self._listen())
 
     def _wake_all(self) -> None:
@@ -304,14 +315,14 @@ class RedisQuotaStore:
                 self._wake_all()  # releases may have been missed while disconnected
                 delay = 0.05
                 await self._relay(pubsub)
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
+                if self._closing:  # redis-py may turn our cancellation into an error
+                    return
                 log.debug("quota listener: %s; reconnecting", type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
             finally:
-                with contextlib.suppress(Exception):
+                with anyio.move_on_after(0.2), contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _relay(self, pubsub: Any) -> None:

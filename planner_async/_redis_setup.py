@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import anyio
 import httpx
 
 from ._redis import connect, default_prefix
@@ -15,6 +18,8 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = ["RedisStores", "check_redis_url", "permit_lease"]
+
+log = logging.getLogger("planner_async")
 
 _TOKEN_FLIGHT = 60.0  # TokenManager's flight timeout: a permit may wait that long for a login
 
@@ -78,10 +83,16 @@ class RedisStores:
                 (self.prefix + ":auth", auth_rate_limits),
             )
         )
-        self.tokens = RedisTokenStore(self.redis, self.prefix)
+        self.tokens = RedisTokenStore(self.redis, self.prefix, fallback=fallback_share is not None)
 
     async def aclose(self) -> None:
-        """Stop the listeners and close the connection pool."""
+        """Stop the listeners and close the connection pool (nothing to do off asyncio)."""
+        if asyncio._get_running_loop() is None:
+            return  # under trio nothing was opened: every Redis call refused to run
         await self.quota.aclose()
         await self.auth_quota.aclose()
-        await self.redis.aclose()
+        # Bounded: closing a socket can wait on its peer; an unclosed one is reclaimed.
+        with anyio.move_on_after(1.0) as scope:
+            await self.redis.aclose()
+        if scope.cancelled_caught:
+            log.debug("the Redis connection pool did not close within 1 s")

@@ -11,7 +11,9 @@ Whoever can read that Redis can read the tokens, unless ``encryption_key`` is se
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -24,12 +26,14 @@ from ._exceptions import StoreUnavailableError
 from ._file_store import state_from_json, state_to_json
 from ._redis import as_text, guarded, require_asyncio
 from ._redis_lua import TOKEN_CAS_LUA, TOKEN_CLEAR_LUA, UNLOCK_LUA
-from ._stores import StoredToken, TokenState
+from ._stores import MemoryTokenStore, StoredToken, TokenState
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = ["RedisTokenStore"]
+
+log = logging.getLogger("planner_async")
 
 _REFRESH_TTL = 30 * 86_400.0
 
@@ -57,7 +61,9 @@ class RedisTokenStore:
 
     ``ttl`` (30 days, the refresh token's life) bounds how long the state is kept.
     ``encryption_key`` (a Fernet key; needs ``cryptography``) encrypts the state at
-    rest; without it, whoever can read this Redis can read the tokens.
+    rest; without it, whoever can read this Redis can read the tokens. With ``fallback``,
+    an unreachable Redis makes this process keep its tokens in memory meanwhile (each
+    process then logs in on its own) instead of raising :class:`StoreUnavailableError`.
 
     >>> from redis.asyncio import Redis                       # doctest: +SKIP
     >>> tokens = RedisTokenStore(Redis(), "planner:ann", encryption_key=key)
@@ -72,6 +78,7 @@ class RedisTokenStore:
         ttl: float = _REFRESH_TTL,
         encryption_key: str | bytes | None = None,
         poll: float = 0.05,
+        fallback: bool = False,
     ) -> None:
         if not isinstance(prefix, str) or not prefix:
             raise TypeError("prefix must be a non-empty str")
@@ -85,6 +92,8 @@ class RedisTokenStore:
         self._cas = redis.register_script(TOKEN_CAS_LUA)
         self._clear = redis.register_script(TOKEN_CLEAR_LUA)
         self._unlock = redis.register_script(UNLOCK_LUA)
+        self._local = MemoryTokenStore() if fallback else None
+        self._outage_until = -1.0
 
     def __repr__(self) -> str:
         encrypted = ", encrypted" if self._fernet is not None else ""
@@ -92,6 +101,14 @@ class RedisTokenStore:
 
     async def load(self) -> StoredToken:
         """The stored state and generation (``StoredToken(None, 0)`` when none)."""
+        if self._local is not None and self._in_outage():
+            return await self._local.load()
+        try:
+            return await self._load()
+        except StoreUnavailableError as exc:
+            return await self._outage(exc).load()
+
+    async def _load(self) -> StoredToken:
         require_asyncio()
         raw = await guarded(self._redis.hmget(self._key, ["gen", "data"]), "token load")
         gen, data = raw[0], raw[1]
@@ -104,6 +121,14 @@ class RedisTokenStore:
 
     async def save(self, state: TokenState, *, expected: int) -> StoredToken | None:
         """Store ``state`` if the generation is still ``expected`` (compare-and-set)."""
+        if self._local is not None and self._in_outage():
+            return await self._local.save(state, expected=expected)
+        try:
+            return await self._save(state, expected)
+        except StoreUnavailableError as exc:
+            return await self._outage(exc).save(state, expected=expected)
+
+    async def _save(self, state: TokenState, expected: int) -> StoredToken | None:
         require_asyncio()
         data = self._encode(state)
         reply = await guarded(
@@ -114,8 +139,14 @@ class RedisTokenStore:
 
     async def clear(self, *, expected: int) -> None:
         """Forget the state if the generation is still ``expected``."""
-        require_asyncio()
-        await guarded(self._clear(keys=[self._key], args=[expected, self._ttl_ms]), "token clear")
+        if self._local is not None:
+            await self._local.clear(expected=expected)
+        try:
+            require_asyncio()
+            await guarded(self._clear(keys=[self._key], args=[expected, self._ttl_ms]), "clear")
+        except StoreUnavailableError:
+            if self._local is None:
+                raise
 
     def lease(self, timeout: float) -> AbstractAsyncContextManager[None]:
         """Hold the renewal lease for at most ``timeout`` seconds (``SET NX PX``).
@@ -133,20 +164,49 @@ class RedisTokenStore:
 
     @asynccontextmanager
     async def _hold(self, limit: float) -> AsyncIterator[None]:
-        require_asyncio()
         token = secrets.token_hex(16)
-        ms = max(1, int(limit * 1000))
-        while True:
-            taken = self._redis.set(self._lease_key, token, nx=True, px=ms)
-            if await guarded(taken, "lease"):
-                break
-            await anyio.sleep(self._poll)
+        try:
+            if self._local is not None and self._in_outage():
+                raise StoreUnavailableError("Redis is unreachable")
+            await self._take(token, limit)
+        except StoreUnavailableError as exc:
+            async with self._outage(exc).lease(limit):
+                yield
+            return
         try:
             yield
         finally:
             with anyio.CancelScope(shield=True):
-                release = self._unlock(keys=[self._lease_key], args=[token, "release"])
-                await guarded(release, "lease release")
+                await self._give_back(token)
+
+    async def _take(self, token: str, limit: float) -> None:
+        require_asyncio()
+        ms = max(1, int(limit * 1000))
+        while True:
+            taken = self._redis.set(self._lease_key, token, nx=True, px=ms)
+            if await guarded(taken, "lease"):
+                return
+            await anyio.sleep(self._poll)
+
+    async def _give_back(self, token: str) -> None:
+        """Release the lease if still ours; if Redis is gone, its TTL releases it."""
+        try:
+            await guarded(self._unlock(keys=[self._lease_key], args=[token, "release"]), "lease")
+        except StoreUnavailableError:
+            log.warning("could not release the token lease; it expires by itself")
+
+    def _in_outage(self) -> bool:
+        return asyncio.get_running_loop().time() < self._outage_until
+
+    def _outage(self, exc: StoreUnavailableError) -> MemoryTokenStore:
+        """Note that Redis is unreachable and return the local store (no fallback: raise)."""
+        local = self._local
+        if local is None:
+            raise exc
+        if not self._in_outage():
+            log.warning("the Redis token store is unreachable; keeping tokens in memory for 5 s")
+        self._outage_until = asyncio.get_running_loop().time() + 5.0
+        return local
 
     def _encode(self, state: TokenState) -> bytes:
         data = json.dumps(state_to_json(state), separators=(",", ":")).encode()

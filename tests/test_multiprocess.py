@@ -18,14 +18,13 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis_support import REDIS_URL, need_redis, unique_prefix, url_for_db
 
 from planner_async.testing import FakePlanner
 
-from redis_support import REDIS_URL, need_redis, unique_prefix, url_for_db
-
 pytestmark = [pytest.mark.anyio, pytest.mark.backends("asyncio")]
 
-WORKER = os.environ.get("MP_WORKER") or str(Path(__file__).with_name("redis_worker.py"))
+WORKER = str(Path(__file__).with_name("redis_worker.py"))
 LIMITS = [(20, 1.0), (50, 3.0)]
 AUTH_LIMITS = [(10, 60.0)]
 
@@ -72,6 +71,14 @@ async def _result(proc: asyncio.subprocess.Process) -> dict[str, Any]:
 def _assert_within_limits(fake: FakePlanner) -> None:
     for (limit, period), used in fake.stats.max_window_usage.items():
         assert used <= limit, f"window {limit}/{period}s held {used}"
+
+
+async def _until_served(fake: FakePlanner, count: int) -> None:
+    """Wait until the fake has answered ``count`` event fetches."""
+    while True:
+        if len([r for r in fake.requests if r.endpoint == "events.get"]) >= count:
+            return
+        await asyncio.sleep(0.02)
 
 
 def _ideal_seconds(calls: int) -> float:
@@ -136,8 +143,15 @@ async def test_killed_worker_frees_its_slot_and_lease() -> None:
     fake = _fake(access_ttl=60.0)
     prefix = unique_prefix("kill")
     async with fake.serve() as base_url:
-        holder = await _start({"mode": "hold", "redis_url": REDIS_URL, "prefix": prefix,
-                               "limits": LIMITS, "lease": 1.0})
+        holder = await _start(
+            {
+                "mode": "hold",
+                "redis_url": REDIS_URL,
+                "prefix": prefix,
+                "limits": LIMITS,
+                "lease": 1.0,
+            }
+        )
         assert holder.stdout is not None
         line = await asyncio.wait_for(holder.stdout.readline(), 20)
         assert line.strip() == b"held"
@@ -167,8 +181,7 @@ async def test_redis_data_lost_mid_run() -> None:
         async with fake.serve() as base_url:
             cfg = _config(fake, base_url, prefix, redis_url=url, calls=4)
             procs = [await _start(cfg) for _ in range(2)]
-            while len([r for r in fake.requests if r.endpoint == "events.get"]) < 45:
-                await asyncio.sleep(0.02)
+            await _until_served(fake, 45)
             await admin.flushdb()
             for client in await admin.client_list():
                 if int(client.get("db", -1)) == db and client["name"] != "admin":
