@@ -23,6 +23,7 @@ import anyio
 
 from ._client import DEFAULT_BASE_URL, PlannerClient
 from ._exceptions import APIConnectionError, AuthenticationError, PlannerError, RateLimitError
+from ._file_store import FileTokenStore
 from ._formats import FORMATS, EventWriter, check_format, make_writer
 from ._models import EventPage
 from ._params import MAX_PAGE_SIZE, SORTS
@@ -114,6 +115,13 @@ def _common(parser: argparse.ArgumentParser, *, output: bool = True) -> None:
         action="store_true",
         help="no progress display on stderr (it is also off when stderr is not a terminal), "
         "e.g. --quiet",
+    )
+    parser.add_argument(
+        "--session-file",
+        metavar="FILE",
+        type=Path,
+        help="keep the login in FILE (mode 0600) and reuse it in later runs instead of "
+        "logging in each time, e.g. --session-file ~/.cache/planner-async/session.json",
     )
     if output:
         parser.add_argument(
@@ -289,7 +297,9 @@ async def _client(
             yield client, urlsplit(fake.base_url).hostname or "localhost"
         return
     base_url = os.environ.get("PLANNER_BASE_URL") or DEFAULT_BASE_URL
-    async with PlannerClient.from_env(**tally.hooks()) as client:
+    session_file = getattr(args, "session_file", None)
+    store = None if session_file is None else FileTokenStore(session_file)
+    async with PlannerClient.from_env(token_store=store, **tally.hooks()) as client:
         yield client, urlsplit(base_url).hostname or "localhost"
 
 
