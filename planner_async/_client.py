@@ -200,6 +200,7 @@ class PlannerClient:
         view.__dict__.update(self.__dict__)
         view._config = config = attrs.evolve(self._config, **options)
         view._owns_http = False
+        view._redis = None  # the original closes the Redis stores
         view._pipeline = self._pipeline.view(
             retry=config.policy,
             max_wait=config.max_wait,
