@@ -282,7 +282,7 @@ class TokenManager:
         self._hooks.token(
             TokenDetails("login" if kind == "login" else "renewal", now - issued, expires_at - now)
         )
-        return TokenState(access, refresh, expires_at, session)
+        return TokenState(access, refresh, expires_at, session, issued_at=issued)
 
     def _raise_if_failed(self) -> None:
         failure = self._failure

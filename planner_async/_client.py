@@ -143,12 +143,12 @@ class PlannerClient:
         self._redis = _redis_stores(config, username)
         quota_store = config.quota_store if self._redis is None else self._redis.quota
         limiter = (
-            QuotaLimiter(config.rate_limits, abandon_grace=config.abandon_grace)
+            QuotaLimiter(config.rate_limits, **config.limiter_options())
             if quota_store is None
             else QuotaLimiter(store=quota_store)
         )
         auth_limiter = (
-            QuotaLimiter(config.auth_rate_limits, abandon_grace=config.abandon_grace)
+            QuotaLimiter(config.auth_rate_limits, **config.limiter_options())
             if self._redis is None
             else QuotaLimiter(store=self._redis.auth_quota)
         )

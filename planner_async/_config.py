@@ -8,8 +8,9 @@ holds them with their defaults after checking.
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Final, TypedDict
+from typing import Any, Final, TypedDict
 
 import attrs
 import httpx
@@ -222,6 +223,17 @@ class ClientConfig:
     def request_timeout(self) -> httpx.Timeout:
         """The timeout of the HTTP client we create (the given one, else 30 s)."""
         return self.timeout or _timeout(DEFAULT_TIMEOUT)  # type: ignore[return-value]
+
+    def limiter_options(self) -> dict[str, Any]:
+        """Keywords for an in-memory :class:`QuotaLimiter`: ``abandon_grace``, and when
+        ``sleep`` is given, ``clock`` and ``sleep`` too, so quota waits and 429 pauses run
+        in the same (possibly virtual) time as the back-off.
+        """
+        options: dict[str, Any] = {"abandon_grace": self.abandon_grace}
+        if self.sleep is not None:
+            options["sleep"] = self.sleep
+            options["clock"] = self.clock or time.monotonic
+        return options
 
     def hooks(self) -> Hooks:
         """A :class:`Hooks` dispatcher for the ``on_*`` options."""

@@ -46,6 +46,7 @@ def state_to_json(state: TokenState) -> dict[str, Any]:
         "access": state.access,
         "refresh": state.refresh,
         "expiresAt": state.expires_at,
+        "issuedAt": state.issued_at,
         "session": {
             "userId": session.user_id,
             "productId": session.product_id,
@@ -73,7 +74,10 @@ def state_from_json(data: Mapping[str, Any]) -> TokenState:
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"malformed token state ({type(exc).__name__})") from None
-    return TokenState(access, refresh, float(expires_at), session)
+    issued = data.get("issuedAt")
+    usable = isinstance(issued, int | float) and not isinstance(issued, bool)
+    issued_at = float(issued) if usable else None
+    return TokenState(access, refresh, float(expires_at), session, issued_at=issued_at)
 
 
 class FileTokenStore:

@@ -179,12 +179,17 @@ class MemoryQuotaStore:
 
 @attrs.frozen(repr=False)
 class TokenState:
-    """One access token, the refresh token that came with it, and when the access expires."""
+    """One access token, the refresh token that came with it, and when the access expires.
+
+    ``issued_at`` (epoch seconds, when known) caps the refresh margin at half the token's
+    life, so a token shorter-lived than the margin is not renewed on every call.
+    """
 
     access: str
     refresh: str | None
     expires_at: float
     session: Session
+    issued_at: float | None = None
 
     def __repr__(self) -> str:
         return f"TokenState(access='***', refresh='***', expires_at={self.expires_at})"
@@ -194,7 +199,9 @@ class TokenState:
         return now < self.expires_at
 
     def fresh(self, now: float, margin: float) -> bool:
-        """True while more than ``margin`` seconds of life remain."""
+        """True while more than ``margin`` seconds (at most half its life) remain."""
+        if self.issued_at is not None:
+            margin = min(margin, (self.expires_at - self.issued_at) / 2)
         return now < self.expires_at - margin
 
 

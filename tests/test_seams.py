@@ -36,7 +36,7 @@ from planner_async._pipeline import call_options
 from planner_async._quota import QuotaCore
 from planner_async.testing import FakePlanner, ManualClock
 
-from support import NO_WAIT, ClientFactory
+from support import NO_WAIT, ClientFactory, jwt
 
 pytestmark = pytest.mark.anyio
 
@@ -379,3 +379,32 @@ def test_plain_http_is_refused_unless_loopback_or_opted_in() -> None:
 def test_no_retry_wait_uses_no_wait_policy_constant() -> None:
     """The shared test policy really waits nothing (guards the other tests' speed)."""
     assert 0.0 == NO_WAIT.decide(ServerError("x", status_code=500), 0)
+
+
+async def test_a_token_shorter_lived_than_the_margin_is_not_renewed_on_every_call(
+    fake: FakePlanner, clock: ManualClock
+) -> None:
+    """A 30 s token with the default 60 s margin is renewed at half its life, not per call."""
+    logins = renewals = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal logins, renewals
+        if request.url.path.endswith("/auth") or request.url.path.endswith("/renew"):
+            if request.url.path.endswith("/auth"):
+                logins += 1
+            else:
+                renewals += 1
+            return httpx.Response(200, json={"token": jwt(clock() + 30), "refreshToken": "r"})
+        return httpx.Response(200, json={"id": 1, "title": "One"})
+
+    async with (
+        httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http,
+        PlannerClient("demo", "k", base_url=fake.base_url, http_client=http, clock=clock) as client,
+    ):
+        for _ in range(5):
+            await client.events.get(1)
+        assert (1, 0) == (logins, renewals)
+        clock.advance(16)  # past half of its life
+        await client.events.get(1)
+        await client.events.get(1)
+    assert (1, 1) == (logins, renewals)
