@@ -75,8 +75,9 @@ def state_from_json(data: Mapping[str, Any]) -> TokenState:
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"malformed token state ({type(exc).__name__})") from None
     issued = data.get("issuedAt")
-    usable = isinstance(issued, int | float) and not isinstance(issued, bool)
-    issued_at = float(issued) if usable else None
+    issued_at = None
+    if isinstance(issued, int | float) and not isinstance(issued, bool):
+        issued_at = float(issued)
     return TokenState(access, refresh, float(expires_at), session, issued_at=issued_at)
 
 
