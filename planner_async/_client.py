@@ -169,17 +169,11 @@ class PlannerClient:
     ) -> Pipeline:
         return Pipeline(
             http=self._http,
-            base_url=config.base_url,
             limiter=limiter,
             auth_limiter=auth_limiter,
-            retry=config.policy,
-            max_wait=config.max_wait,
-            hooks=config.hooks(),
-            timeout=config.timeout,
+            config=config,
             secrets=self._secrets,
             check_usable=self._check_usable,
-            sleep=config.sleep,
-            max_response_bytes=config.max_response_bytes,
         )
 
     def with_options(self, **options: Unpack[ClientOptions]) -> Self:
@@ -201,14 +195,7 @@ class PlannerClient:
         view._config = config = attrs.evolve(self._config, **options)
         view._owns_http = False
         view._redis = None  # the original closes the Redis stores
-        view._pipeline = self._pipeline.view(
-            retry=config.policy,
-            max_wait=config.max_wait,
-            hooks=config.hooks(),
-            timeout=config.timeout,
-            sleep=config.sleep,
-            check_usable=view._check_usable,
-        )
+        view._pipeline = self._pipeline.view(config, view._check_usable)
         view.events = Events(view._pipeline, config.clock or wall_clock)
         return view
 

@@ -20,6 +20,7 @@ import httpx
 
 from ._checks import check_max_wait, check_seconds
 from ._clock import wall_clock
+from ._config import ClientConfig
 from ._exceptions import (
     APIResponseValidationError,
     DeadlineExceededError,
@@ -30,9 +31,9 @@ from ._exceptions import (
 from ._hooks import Hooks, PauseDetails, QuotaWaitDetails
 from ._limiter import Permit, QuotaLimiter
 from ._quota import RateHeaders
-from ._retry import RetryDetails, RetryPolicy, parse_retry_after
+from ._retry import RetryDetails, parse_retry_after
 from ._serialization import describe_structure_error
-from ._wire import DEFAULT_MAX_RESPONSE_BYTES, NOT_SENT, decode_json, send_once, transport_error
+from ._wire import NOT_SENT, decode_json, send_once, transport_error
 
 if TYPE_CHECKING:
     from ._auth import TokenManager
@@ -125,6 +126,7 @@ class Pipeline:
         "_auth_limiter",
         "_base_url",
         "_check_usable",
+        "_config",
         "_hooks",
         "_http",
         "_limiter",
@@ -142,30 +144,25 @@ class Pipeline:
         self,
         *,
         http: httpx.AsyncClient,
-        base_url: str,
         limiter: QuotaLimiter,
         auth_limiter: QuotaLimiter,
-        retry: RetryPolicy,
-        max_wait: float | None,
-        hooks: Hooks,
-        timeout: httpx.Timeout | None,
+        config: ClientConfig,
         secrets: Callable[[], tuple[str | None, ...]],
         check_usable: Callable[[], None],
-        sleep: Callable[[float], Any] | None = None,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._http = http
-        self._max_bytes = max_response_bytes
-        self._base_url = base_url + API_PREFIX
         self._limiter = limiter
         self._auth_limiter = auth_limiter
-        self._retry = retry
-        self._max_wait = max_wait
-        self._hooks = hooks
-        self._timeout = timeout
+        self._config = config
+        self._base_url = config.base_url + API_PREFIX
+        self._max_bytes = config.max_response_bytes
+        self._retry = config.policy
+        self._max_wait = config.max_wait
+        self._hooks = config.hooks()
+        self._timeout = config.timeout
+        self._sleep = anyio.sleep if config.sleep is None else config.sleep
         self._secrets = secrets
         self._check_usable = check_usable
-        self._sleep = anyio.sleep if sleep is None else sleep
         self.tokens: TokenManager | None = None  # set by the client right after
         self.counts = Counts()
 
@@ -179,30 +176,16 @@ class Pipeline:
         """Where this pipeline reports retries, quota waits, pauses and tokens."""
         return self._hooks
 
-    def view(
-        self,
-        *,
-        retry: RetryPolicy,
-        max_wait: float | None,
-        hooks: Hooks,
-        timeout: httpx.Timeout | None,
-        sleep: Callable[[float], Any] | None,
-        check_usable: Callable[[], None],
-    ) -> Pipeline:
-        """A pipeline with other call settings sharing this one's pool, quota and tokens."""
+    def view(self, config: ClientConfig, check_usable: Callable[[], None]) -> Pipeline:
+        """A pipeline with ``config``'s call settings sharing this one's pool, quota, tokens
+        and counters (for ``with_options``)."""
         view = Pipeline(
             http=self._http,
-            base_url=self._base_url.removesuffix(API_PREFIX),
             limiter=self._limiter,
             auth_limiter=self._auth_limiter,
-            retry=retry,
-            max_wait=max_wait,
-            hooks=hooks,
-            timeout=timeout,
+            config=config,
             secrets=self._secrets,
             check_usable=check_usable,
-            sleep=sleep,
-            max_response_bytes=self._max_bytes,
         )
         view.tokens = self.tokens
         view.counts = self.counts
