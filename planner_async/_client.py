@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Self, Unpack
 
@@ -18,21 +18,28 @@ import attrs
 import httpx
 
 from ._auth import TokenManager
-from ._clock import wall_clock
+from ._clock import Clock, wall_clock
 from ._config import (
     CALL_OPTIONS,
+    DEFAULT_ABANDON_GRACE,
     DEFAULT_AUTH_RATE_LIMITS,
     DEFAULT_BASE_URL,
     DEFAULT_RATE_LIMITS,
+    DEFAULT_REFRESH_MARGIN,
+    DEFAULT_TOKEN_LIFETIME,
     ClientConfig,
     ClientOptions,
 )
 from ._events import Events
+from ._hooks import PauseDetails, QuotaWaitDetails, TokenDetails
 from ._limiter import QuotaLimiter, RateLimitStatus
 from ._models import Session
 from ._pipeline import Pipeline
 from ._redis_setup import RedisStores, permit_lease
+from ._retry import RetryDetails, RetryPolicy
+from ._stores import QuotaStore, TokenStore
 from ._version import USER_AGENT
+from ._wire import DEFAULT_MAX_RESPONSE_BYTES
 
 __all__ = [
     "DEFAULT_AUTH_RATE_LIMITS",
@@ -113,6 +120,9 @@ class _AuthCalls:
         return await self._pipeline.auth("/auth/renew", {"refreshToken": refresh_token})
 
 
+_NOT_OPTIONS: Final = frozenset({"self", "username", "api_key"})
+
+
 class PlannerClient:
     """Async client for the Forward Planner API v2.
 
@@ -130,9 +140,42 @@ class PlannerClient:
     call settings that shares this client's pool, tokens and quota.
     """
 
-    def __init__(self, username: str, api_key: str, **options: Unpack[ClientOptions]) -> None:
+    def __init__(
+        self,
+        username: str,
+        api_key: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        max_wait: float | None = None,
+        rate_limits: Sequence[tuple[int, float]] = DEFAULT_RATE_LIMITS,
+        auth_rate_limits: Sequence[tuple[int, float]] = DEFAULT_AUTH_RATE_LIMITS,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        token_lifetime: float = DEFAULT_TOKEN_LIFETIME,
+        clock: Clock | None = None,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
+        on_retry: Callable[[RetryDetails], object] | None = None,
+        on_quota_wait: Callable[[QuotaWaitDetails], object] | None = None,
+        on_pause: Callable[[PauseDetails], object] | None = None,
+        on_token: Callable[[TokenDetails], object] | None = None,
+        abandon_grace: float = DEFAULT_ABANDON_GRACE,
+        quota_store: QuotaStore | None = None,
+        token_store: TokenStore | None = None,
+        allow_insecure_http: bool = False,
+        redis_url: str | None = None,
+        redis_prefix: str | None = None,
+        redis_fallback_share: float | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         _check_credentials(username, api_key)
-        config = ClientConfig(**options)
+        # Every keyword is a ClientOptions entry: hand them all to the one place that checks.
+        options = {k: v for k, v in locals().items() if k not in _NOT_OPTIONS}
+        self._setup(username, api_key, ClientConfig(**options))
+
+    def _setup(self, username: str, api_key: str, config: ClientConfig) -> None:
         self._username = username
         self._api_key = api_key
         self._config = config

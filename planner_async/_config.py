@@ -26,9 +26,12 @@ from ._wire import DEFAULT_MAX_RESPONSE_BYTES
 
 __all__ = [
     "CALL_OPTIONS",
+    "DEFAULT_ABANDON_GRACE",
     "DEFAULT_AUTH_RATE_LIMITS",
     "DEFAULT_BASE_URL",
     "DEFAULT_RATE_LIMITS",
+    "DEFAULT_REFRESH_MARGIN",
+    "DEFAULT_TOKEN_LIFETIME",
     "ClientConfig",
     "ClientOptions",
 ]
@@ -37,6 +40,9 @@ DEFAULT_BASE_URL: Final = "https://api.forwardplanner.com"
 DEFAULT_RATE_LIMITS: Final = ((500, 60.0), (3000, 3600.0), (10000, 86400.0))
 DEFAULT_AUTH_RATE_LIMITS: Final = ((10, 60.0),)
 DEFAULT_TIMEOUT: Final = 30.0
+DEFAULT_REFRESH_MARGIN: Final = 60.0
+DEFAULT_TOKEN_LIFETIME: Final = 15 * 60.0
+DEFAULT_ABANDON_GRACE: Final = 10.0
 
 
 class ClientOptions(TypedDict, total=False):
@@ -180,15 +186,15 @@ class ClientConfig:
     auth_rate_limits: Sequence[tuple[int, float]] = attrs.field(
         default=DEFAULT_AUTH_RATE_LIMITS, converter=validate_limits
     )
-    refresh_margin: float = 60.0
-    token_lifetime: float = 15 * 60.0
+    refresh_margin: float = DEFAULT_REFRESH_MARGIN
+    token_lifetime: float = DEFAULT_TOKEN_LIFETIME
     clock: Clock | None = None
     sleep: Callable[[float], Awaitable[object]] | None = None
     on_retry: Callable[[RetryDetails], object] | None = None
     on_quota_wait: Callable[[QuotaWaitDetails], object] | None = None
     on_pause: Callable[[PauseDetails], object] | None = None
     on_token: Callable[[TokenDetails], object] | None = None
-    abandon_grace: float = 10.0
+    abandon_grace: float = DEFAULT_ABANDON_GRACE
     quota_store: QuotaStore | None = None
     token_store: TokenStore | None = None
     allow_insecure_http: bool = False
