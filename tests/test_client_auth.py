@@ -7,7 +7,7 @@ import logging
 import anyio
 import pytest
 
-from planner_async import AuthenticationError, Session
+from planner_async import AuthenticationError, PlannerClient, Session
 from planner_async.testing import FakePlanner, ManualClock
 
 from support import ClientFactory, GatedTransport
@@ -168,13 +168,10 @@ async def test_wrong_credentials_fail_fast(fake: FakePlanner, make_client: Clien
     assert 1 == fake.stats.total_requests
 
 
-async def test_cancelled_login_still_finishes_for_the_others(
-    fake: FakePlanner, make_client: ClientFactory
-):
-    """A caller cancelled mid-login does not abandon it: the login finishes, and is reused."""
-    gated = GatedTransport(fake.transport(), "/api/v2/auth")
-    client = make_client(transport=gated)
-    event_id = visible_ids(fake, 1)[0]
+async def cancel_the_caller_mid_flight(
+    client: PlannerClient, gated: GatedTransport, event_id: int
+) -> None:
+    """Start ``events.get``, cancel it while its auth call is held, then let the call through."""
 
     async def open_gate_soon() -> None:
         await gated.entered.wait()
@@ -187,7 +184,17 @@ async def test_cancelled_login_still_finishes_for_the_others(
             async with anyio.create_task_group() as tg:
                 tg.start_soon(client.events.get, event_id)
                 await gated.entered.wait()
-                tg.cancel_scope.cancel()  # the getter gives up; the shielded login goes on
+                tg.cancel_scope.cancel()  # the getter gives up; the shielded flight goes on
+
+
+async def test_cancelled_login_still_finishes_for_the_others(
+    fake: FakePlanner, make_client: ClientFactory
+):
+    """A caller cancelled mid-login does not abandon it: the login finishes, and is reused."""
+    gated = GatedTransport(fake.transport(), "/api/v2/auth")
+    client = make_client(transport=gated)
+    event_id = visible_ids(fake, 1)[0]
+    await cancel_the_caller_mid_flight(client, gated, event_id)
     assert client.session is not None  # the login completed although its caller left
     with anyio.fail_after(5):
         event = await client.events.get(event_id)
@@ -204,19 +211,8 @@ async def test_cancelled_renewal_still_finishes_for_the_others(
     event_id = visible_ids(fake, 1)[0]
     await client.authenticate()
     clock.advance(16 * 60)
-
-    async def open_gate_soon() -> None:
-        await gated.entered.wait()
-        await anyio.sleep(0.05)  # after the getter was cancelled
-        gated.gate.set()
-
+    await cancel_the_caller_mid_flight(client, gated, event_id)
     with anyio.fail_after(5):
-        async with anyio.create_task_group() as outer:
-            outer.start_soon(open_gate_soon)  # outside the cancelled group, so it runs on
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(client.events.get, event_id)
-                await gated.entered.wait()
-                tg.cancel_scope.cancel()
         event = await client.events.get(event_id)
     assert event_id == event.id
     assert (1, 1) == (fake.stats.logins, fake.stats.renewals)
