@@ -21,7 +21,6 @@ import stat
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,18 +40,12 @@ _FORMAT = 1
 
 def state_to_json(state: TokenState) -> dict[str, Any]:
     """The token state as a JSON-ready dict (it holds the tokens: keep it secret)."""
-    session = state.session
     return {
         "access": state.access,
         "refresh": state.refresh,
         "expiresAt": state.expires_at,
         "issuedAt": state.issued_at,
-        "session": {
-            "userId": session.user_id,
-            "productId": session.product_id,
-            "email": session.email,
-            "expiresAt": None if session.expires_at is None else session.expires_at.isoformat(),
-        },
+        "session": state.session.to_dict(),
     }
 
 
@@ -65,13 +58,7 @@ def state_from_json(data: Mapping[str, Any]) -> TokenState:
             raise ValueError("tokens must be strings")
         if isinstance(expires_at, bool) or not isinstance(expires_at, int | float):
             raise ValueError("expiresAt must be a number")
-        ends = raw.get("expiresAt")
-        session = Session(
-            user_id=raw.get("userId"),
-            product_id=raw.get("productId"),
-            email=raw.get("email"),
-            expires_at=None if ends is None else datetime.fromisoformat(ends),
-        )
+        session = Session.from_dict(raw)
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"malformed token state ({type(exc).__name__})") from None
     issued = data.get("issuedAt")
