@@ -92,15 +92,28 @@ def _field_mask(match: re.Match[str]) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _known_secrets(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
-    usable = {s for s in secrets if len(s) >= MIN_SECRET_CHARS}
-    parts = []
-    for secret in sorted(usable, key=len, reverse=True):
-        escaped = re.escape(secret)
-        if len(secret) < _ANYWHERE_SECRET_CHARS:
-            escaped = rf"(?<![{_TOKEN_CHAR}]){escaped}(?![{_TOKEN_CHAR}])"
-        parts.append(escaped)
-    return re.compile("|".join(parts)) if parts else None
+@functools.lru_cache(maxsize=64)
+def _known_secrets(secrets: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str] | None], ...]:
+    """The usable secrets, longest first, each with its whole-token pattern when it is short.
+
+    Cached per distinct set: redaction runs on every log record and error message.
+    """
+    usable = sorted({s for s in secrets if len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
+    return tuple((s, _whole_token(s) if len(s) < _ANYWHERE_SECRET_CHARS else None) for s in usable)
+
+
+@functools.lru_cache(maxsize=1024)
+def _whole_token(secret: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![{_TOKEN_CHAR}]){re.escape(secret)}(?![{_TOKEN_CHAR}])")
+
+
+def _mask_known(text: str, secrets: tuple[str, ...]) -> str:
+    for secret, whole_token in _known_secrets(secrets):
+        if secret in text:
+            text = (
+                text.replace(secret, _MASK) if whole_token is None else whole_token.sub(_MASK, text)
+            )
+    return text
 
 
 _REMEMBERED: dict[str, None] = {}  # insertion-ordered and bounded: the newest are kept
@@ -135,9 +148,7 @@ def redact(text: str, *secrets: str | None) -> str:
     'the key is ***'
     """
     given = tuple(s for s in secrets if isinstance(s, str))
-    known = _known_secrets(given + tuple(_REMEMBERED))
-    if known is not None:
-        text = known.sub(_MASK, text)
+    text = _mask_known(text, given + tuple(_REMEMBERED))
     text = _BEARER.sub(lambda m: m.group(1) + _MASK, text)
     text = _JWT.sub(_MASK, text)
     return _FIELD.sub(_field_mask, text)
