@@ -228,7 +228,7 @@ class ClientConfig:
     @property
     def request_timeout(self) -> httpx.Timeout:
         """The timeout of the HTTP client we create (the given one, else 30 s)."""
-        return self.timeout or _timeout(DEFAULT_TIMEOUT)  # type: ignore[return-value]
+        return self.timeout or httpx.Timeout(DEFAULT_TIMEOUT, connect=min(10.0, DEFAULT_TIMEOUT))
 
     def limiter_options(self) -> dict[str, Any]:
         """Keywords for an in-memory :class:`QuotaLimiter`: ``abandon_grace``, and when
