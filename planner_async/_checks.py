@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["check_max_wait", "check_seconds"]
+__all__ = ["check_int", "check_max_wait", "check_number", "check_redis_url", "check_seconds"]
 
 
 def check_seconds(name: str, value: object, *, positive: bool = False) -> float:
@@ -25,3 +25,54 @@ def check_max_wait(value: object) -> float | None:
     if value is None or value == math.inf:
         return None
     return check_seconds("max_wait", value)
+
+
+def check_int(name: str, value: object, *, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` if it is an int within ``[low, high]``; TypeError/ValueError naming it.
+
+    ``bool`` is refused (``True`` is not a count).
+
+    >>> check_int("page_size", 50, low=1, high=200)
+    50
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name} must be {_range(low, high)}, got {value!r}")
+    return value
+
+
+def check_number(
+    name: str, value: object, *, low: float | None = None, high: float | None = None
+) -> float:
+    """Return ``value`` as a finite float within ``[low, high]``; TypeError/ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if (
+        not math.isfinite(value)
+        or (low is not None and value < low)
+        or (high is not None and value > high)
+    ):
+        raise ValueError(f"{name} must be a finite number {_range(low, high)}, got {value!r}")
+    return float(value)
+
+
+def _range(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"from {low} to {high}"
+    if low is not None:
+        return f"at least {low}"
+    return f"at most {high}" if high is not None else "any value"
+
+
+def check_redis_url(url: object) -> str | None:
+    """``None``, or a ``redis://``, ``rediss://``, ``unix://`` or ``redis+cluster://`` URL."""
+    if url is None:
+        return None
+    if not isinstance(url, str):
+        raise TypeError(f"redis_url must be a str, got {type(url).__name__}")
+    if not url.startswith(("redis://", "rediss://", "unix://", "redis+cluster://")):
+        raise ValueError(
+            "redis_url must start with redis://, rediss://, unix:// or redis+cluster://"
+        )
+    return url

@@ -15,11 +15,10 @@ from typing import Any, Final, TypedDict
 import attrs
 import httpx
 
-from ._checks import check_max_wait, check_seconds
+from ._checks import check_max_wait, check_redis_url, check_seconds
 from ._clock import Clock
 from ._hooks import Hooks, PauseDetails, QuotaWaitDetails, TokenDetails
 from ._quota import validate_limits
-from ._redis_setup import check_redis_url
 from ._retry import RetryDetails, RetryPolicy
 from ._stores import QuotaStore, TokenStore
 from ._wire import DEFAULT_MAX_RESPONSE_BYTES

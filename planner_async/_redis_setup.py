@@ -17,22 +17,11 @@ from ._redis_tokens import RedisTokenStore
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RedisStores", "check_redis_url", "permit_lease"]
+__all__ = ["RedisStores", "permit_lease"]
 
 log = logging.getLogger("planner_async")
 
 _TOKEN_FLIGHT = 60.0  # TokenManager's flight timeout: a permit may wait that long for a login
-
-
-def check_redis_url(url: object) -> str | None:
-    """``None``, or a ``redis://``, ``rediss://`` or ``unix://`` URL (TypeError/ValueError)."""
-    if url is None:
-        return None
-    if not isinstance(url, str):
-        raise TypeError(f"redis_url must be a str, got {type(url).__name__}")
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError("redis_url must start with redis://, rediss:// or unix://")
-    return url
 
 
 def permit_lease(timeout: httpx.Timeout, abandon_grace: float) -> float:
