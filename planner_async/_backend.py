@@ -23,7 +23,7 @@ try:
 except ImportError:  # pragma: no cover - anyio moved its internals
     get_async_backend = None  # type: ignore[assignment]
 
-__all__ = ["checkpoint_if_cancelled", "current_time"]
+__all__ = ["checkpoint_if_cancelled", "current_time", "library_name"]
 
 _Pair = tuple[Callable[[], float], Callable[[], Awaitable[None]]]
 _resolved: dict[str, _Pair] = {}
@@ -32,7 +32,7 @@ _library_var: Final = sniffio.current_async_library_cvar
 _running_loop: Final = asyncio._get_running_loop
 
 
-def _library() -> str:
+def library_name() -> str:
     """The async library running the current task (sniffio's answer, its own order)."""
     name = _thread_local.name or _library_var.get()
     if name is not None:
@@ -54,13 +54,13 @@ def _resolve(library: str) -> _Pair:
 
 def current_time() -> float:
     """:func:`anyio.current_time`, with the backend looked up once per library."""
-    library = _library()
+    library = library_name()
     pair = _resolved.get(library) or _resolve(library)
     return pair[0]()
 
 
 def checkpoint_if_cancelled() -> Awaitable[None]:
     """:func:`anyio.lowlevel.checkpoint_if_cancelled`, with the backend looked up once."""
-    library = _library()
+    library = library_name()
     pair = _resolved.get(library) or _resolve(library)
     return pair[1]()

@@ -15,10 +15,11 @@ from typing import Any, Final, TypedDict
 import attrs
 import httpx
 
-from ._checks import check_max_wait, check_redis_url, check_seconds
+from ._call import check_priority
+from ._checks import check_int, check_max_wait, check_number, check_redis_url, check_seconds
 from ._clock import Clock
 from ._hooks import Hooks, PauseDetails, QuotaWaitDetails, TokenDetails
-from ._quota import validate_limits
+from ._quota import DEFAULT_INTERACTIVE_RESERVE, Lane, validate_limits
 from ._retry import RetryDetails, RetryPolicy
 from ._stores import QuotaStore, TokenStore
 from ._wire import DEFAULT_MAX_RESPONSE_BYTES
@@ -74,6 +75,11 @@ class ClientOptions(TypedDict, total=False):
     - ``max_response_bytes`` (16 MiB): a larger success body is refused while it streams
       (:class:`APIResponseValidationError`); redirects are never followed, and an answer
       must be complete within the read ``timeout`` of being sent.
+    - ``priority`` (``"interactive"``): the quota lane of this client's calls;
+      ``"batch"`` calls wait behind interactive ones and leave them
+      ``interactive_reserve`` (0.2) of each window while interactive traffic is recent.
+    - ``coalesce`` (True): concurrent identical reads share one request.
+    - ``cache_ttl`` (None: off): seconds an event answer is reused, per account.
     """
 
     base_url: str
@@ -100,10 +106,14 @@ class ClientOptions(TypedDict, total=False):
     redis_prefix: str | None
     redis_fallback_share: float | None
     max_response_bytes: int
+    priority: Lane
+    coalesce: bool
+    cache_ttl: float | None
+    interactive_reserve: float
 
 
 CALL_OPTIONS: Final = frozenset(
-    {"timeout", "max_retries", "retry", "max_wait", "sleep"}
+    {"timeout", "max_retries", "retry", "max_wait", "sleep", "priority", "coalesce"}
     | {"on_retry", "on_quota_wait", "on_pause", "on_token"}
 )
 """What ``with_options`` may change: a view shares the pool, the tokens and the quota."""
@@ -141,11 +151,21 @@ def _timeout(value: float | httpx.Timeout | None) -> httpx.Timeout | None:
 
 
 def _positive_bytes(value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"max_response_bytes must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"max_response_bytes must be at least 1, got {value}")
+    return check_int("max_response_bytes", value, low=1)
+
+
+def _coalesce(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"coalesce must be a bool, got {type(value).__name__}")
     return value
+
+
+def _reserve(value: object) -> float:
+    return check_number("interactive_reserve", value, low=0.0, high=1.0)
+
+
+def _ttl(value: object) -> float | None:
+    return None if value is None else check_seconds("cache_ttl", value, positive=True)
 
 
 def check_redis_options(config: ClientConfig) -> None:
@@ -203,6 +223,12 @@ class ClientConfig:
     max_response_bytes: int = attrs.field(
         default=DEFAULT_MAX_RESPONSE_BYTES, converter=_positive_bytes
     )
+    priority: Lane = attrs.field(default="interactive", converter=check_priority)
+    coalesce: bool = attrs.field(default=True, converter=_coalesce)
+    cache_ttl: float | None = attrs.field(default=None, converter=_ttl)
+    interactive_reserve: float = attrs.field(
+        default=DEFAULT_INTERACTIVE_RESERVE, converter=_reserve
+    )
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(
@@ -228,6 +254,11 @@ class ClientConfig:
     def request_timeout(self) -> httpx.Timeout:
         """The timeout of the HTTP client we create (the given one, else 30 s)."""
         return self.timeout or httpx.Timeout(DEFAULT_TIMEOUT, connect=min(10.0, DEFAULT_TIMEOUT))
+
+    @classmethod
+    def option_names(cls) -> tuple[str, ...]:
+        """Every keyword option, in the constructor's order."""
+        return tuple(field.name for field in attrs.fields(cls))
 
     def limiter_options(self) -> dict[str, Any]:
         """Keywords for an in-memory :class:`QuotaLimiter`: ``abandon_grace``, and when

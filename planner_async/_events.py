@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ._bulk import BulkGet, check_concurrency, check_ids
+from ._call import CallOptions, call_options
 from ._clock import wall_clock
 from ._models import Event, EventPage
 from ._paging import (
@@ -29,12 +30,12 @@ from ._paging import (
     next_page_number,
 )
 from ._params import MAX_PAGE_SIZE, Sort, check_event_id, list_params
-from ._pipeline import CallOptions, call_options
+from ._quota import Lane
 from ._serialization import structure_event, structure_page
 from ._sync import DEFAULT_LAG, EventSync, SyncCheckpoint, check_lag
 
 if TYPE_CHECKING:
-    from ._pipeline import Pipeline
+    from ._api import ApiCaller
 
 __all__ = [
     "DEFAULT_PREFETCH",
@@ -118,13 +119,14 @@ class Events:
     and ``sync(checkpoint)``.
 
     Each takes per-call ``timeout`` (seconds per HTTP request), ``max_wait`` (seconds to
-    wait for quota) and ``deadline`` (seconds for the whole call, waits and retries
-    included), overriding the client's settings for that call.
+    wait for quota), ``deadline`` (seconds for the whole call, waits and retries
+    included) and ``priority`` (``"interactive"`` or ``"batch"``: the quota lane),
+    overriding the client's settings for that call.
     """
 
     __slots__ = ("_clock", "_pipeline")
 
-    def __init__(self, pipeline: Pipeline, clock: Callable[[], float] = wall_clock) -> None:
+    def __init__(self, pipeline: ApiCaller, clock: Callable[[], float] = wall_clock) -> None:
         self._pipeline = pipeline
         self._clock = clock
 
@@ -135,6 +137,7 @@ class Events:
         timeout: float | None = None,  # noqa: ASYNC109 - httpx's per-request timeout
         max_wait: float | None = None,
         deadline: float | None = None,
+        priority: Lane | None = None,
     ) -> Event:
         """Fetch one event by id.
 
@@ -144,7 +147,9 @@ class Events:
         >>> event = await client.events.get(1001, timeout=5)   # doctest: +SKIP
         """
         event_id = check_event_id(event_id)
-        options = call_options(timeout=timeout, max_wait=max_wait, deadline=deadline)
+        options = call_options(
+            timeout=timeout, max_wait=max_wait, deadline=deadline, priority=priority
+        )
         return await self._get(event_id, options)
 
     async def _get(self, event_id: int, options: CallOptions) -> Event:
@@ -166,6 +171,7 @@ class Events:
         timeout: float | None = None,
         max_wait: float | None = None,
         deadline: float | None = None,
+        priority: Lane | None = None,
     ) -> EventIterator:
         """Iterate over matching events, page by page; arguments are checked at once.
 
@@ -192,7 +198,9 @@ class Events:
             page_size=page_size,
         )
         prefetch = check_prefetch(prefetch)
-        options = call_options(timeout=timeout, max_wait=max_wait, deadline=deadline)
+        options = call_options(
+            timeout=timeout, max_wait=max_wait, deadline=deadline, priority=priority
+        )
         return EventIterator(self._page_fetcher(options), params, prefetch)
 
     def get_many(
@@ -203,6 +211,7 @@ class Events:
         timeout: float | None = None,
         max_wait: float | None = None,
         deadline: float | None = None,
+        priority: Lane | None = None,
     ) -> BulkGet:
         """Fetch many events by id, ``concurrency`` at a time; iterate the :class:`GetResult`s.
 
@@ -217,7 +226,9 @@ class Events:
         """
         checked = check_ids(ids)
         size = check_concurrency(concurrency)
-        options = call_options(timeout=timeout, max_wait=max_wait, deadline=deadline)
+        options = call_options(
+            timeout=timeout, max_wait=max_wait, deadline=deadline, priority=priority
+        )
 
         async def get(event_id: int) -> Event:
             return await self._get(event_id, options)
@@ -234,6 +245,7 @@ class Events:
         timeout: float | None = None,
         max_wait: float | None = None,
         deadline: float | None = None,
+        priority: Lane | None = None,
     ) -> EventSync:
         """Every event created or changed since ``checkpoint`` (all events when None).
 
@@ -258,7 +270,9 @@ class Events:
             sort="updatedAt",
             page_size=page_size,
         )
-        options = call_options(timeout=timeout, max_wait=max_wait, deadline=deadline)
+        options = call_options(
+            timeout=timeout, max_wait=max_wait, deadline=deadline, priority=priority
+        )
         return EventSync(
             self._page_fetcher(options), params, checkpoint, until=until, now=self._clock() - lag
         )

@@ -17,18 +17,19 @@ one wake-up per admission (plus one per refill, when a new head must start its t
 polling, no thundering herd. A waiter cancelled at any moment takes nothing, and if it was
 the head it wakes the next one. A free permit is taken without yielding to the scheduler
 (only a pending cancellation is honoured first): the request that follows yields anyway.
-This module runs on asyncio and trio through anyio; all the arithmetic is in the sans-I/O
-:class:`QuotaCore`.
+Two lanes: interactive waiters are admitted before batch waiters, and a batch request
+leaves each window's interactive reserve free while interactive traffic was seen recently
+(:class:`QuotaCore`). This module runs on asyncio and trio through anyio; the arithmetic
+is in the sans-I/O :class:`QuotaCore`, and where slots are counted is a backend
+(:mod:`._limiter_backends`) chosen once.
 """
 
 from __future__ import annotations
 
 import itertools
-import logging
 import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from contextvars import ContextVar, Token
 from types import TracebackType
 
 import anyio
@@ -38,13 +39,13 @@ from . import _backend
 from ._checks import check_max_wait
 from ._clock import Clock
 from ._exceptions import QuotaWaitError
-from ._quota import QuotaCore, RateHeaders, RateLimitStatus, WindowStatus
-from ._stores import Admission, MemoryQuotaStore, Outcome, QuotaStore
+from ._limiter_backends import Backend, backend_for
+from ._quota import LANES, Lane, QuotaCore, RateHeaders, RateLimitStatus, WindowStatus
+from ._stores import MemoryQuotaStore, Outcome, QuotaStore
 
 __all__ = ["Permit", "QuotaCore", "QuotaLimiter", "RateLimitStatus", "WindowStatus"]
 
 _INF = math.inf
-log = logging.getLogger("planner_async")
 
 # Permit states.
 _NEW, _HELD, _DONE = 0, 1, 2
@@ -53,35 +54,36 @@ _NEW, _HELD, _DONE = 0, 1, 2
 class _Waiter:
     """A queued caller: the event it sleeps on and whether it waits on in-flight requests."""
 
-    __slots__ = ("event", "on_in_flight")
+    __slots__ = ("event", "lane", "on_in_flight")
 
-    def __init__(self) -> None:
+    def __init__(self, lane: Lane) -> None:
         self.event = anyio.Event()
+        self.lane = lane
         self.on_in_flight = False
 
 
 class Permit:
     """The right to send one request, used as ``async with limiter.acquire() as permit``.
 
-    Entering waits for the permit (FIFO). Leaving records the request's completion at that
-    moment, which starts the ``period`` after which its slot frees; leaving by an exception
-    (cancellation, timeout, transport error) records it as abandoned, which holds the slot
-    ``abandon_grace`` seconds longer because the server may still receive it. Call
-    :meth:`discard` when nothing was sent, :meth:`abandon` when a request that may have
-    left is given up without leaving the block by an exception, and :meth:`complete` as soon
-    as the response arrived if the block goes on after that. ``waited`` is the seconds spent
-    queueing.
+    Entering waits for the permit (FIFO within its lane). Leaving records the request's
+    completion at that moment, which starts the ``period`` after which its slot frees;
+    leaving by an exception (cancellation, timeout, transport error) records it as
+    abandoned, which holds the slot ``abandon_grace`` seconds longer because the server
+    may still receive it. Call :meth:`discard` when nothing was sent, :meth:`abandon` when
+    a request that may have left is given up without leaving the block by an exception,
+    and :meth:`complete` as soon as the response arrived if the block goes on after that.
+    ``waited`` is the seconds spent queueing.
     """
 
-    __slots__ = ("_limiter", "_max_wait", "_outcome", "_slot", "_state", "_token", "waited")
+    __slots__ = ("_lane", "_limiter", "_max_wait", "_pending", "_slot", "_state", "waited")
 
-    def __init__(self, limiter: QuotaLimiter, max_wait: float | None) -> None:
+    def __init__(self, limiter: QuotaLimiter, max_wait: float | None, lane: Lane) -> None:
         self._limiter = limiter
         self._max_wait = max_wait
+        self._lane = lane
         self._state = _NEW
         self._slot: object = None
-        self._outcome: Outcome | None = None  # for a shared store: released on exit
-        self._token: Token[Permit | None] | None = None
+        self._pending: Outcome | None = None  # told to the store when the block is left
         self.waited = 0.0
 
     @property
@@ -91,15 +93,11 @@ class Permit:
 
     def discard(self) -> None:
         """Nothing was sent: give the slot back at once, with no expiry. Idempotent."""
-        if self._state == _NEW:
-            raise RuntimeError("cannot discard a permit that was not acquired")
-        self._end(Outcome.DISCARD)
+        self._end(Outcome.DISCARD, "discard")
 
     def complete(self) -> None:
         """The response arrived now: the slot frees ``period`` from now. Idempotent."""
-        if self._state == _NEW:
-            raise RuntimeError("cannot complete a permit that was not acquired")
-        self._end(Outcome.COMPLETE)
+        self._end(Outcome.COMPLETE, "complete")
 
     def abandon(self) -> None:
         """The request was given up in flight (e.g. a read timeout): it may still be stamped.
@@ -107,23 +105,23 @@ class Permit:
         Its slot frees ``abandon_grace + period`` from now. Idempotent; leaving the block by
         an exception does this by itself.
         """
-        if self._state == _NEW:
-            raise RuntimeError("cannot abandon a permit that was not acquired")
-        self._end(Outcome.ABANDON)
+        self._end(Outcome.ABANDON, "abandon")
 
-    def _end(self, outcome: Outcome) -> None:
+    def _end(self, outcome: Outcome, verb: str) -> None:
+        if self._state == _NEW:
+            raise RuntimeError(f"cannot {verb} a permit that was not acquired")
         if self._state != _HELD:
             return
         self._state = _DONE
-        if self._limiter._core is not None:
-            self._limiter._release_local(outcome)
+        if self._limiter._backend.end(self._slot, outcome):
+            self._pending = outcome
         else:
-            self._outcome = outcome  # a shared store is told when the block is left
+            self._limiter._released(outcome)
 
     async def __aenter__(self) -> Permit:
         if self._state != _NEW:
             raise RuntimeError("a Permit can be entered only once")
-        self._slot, self.waited = await self._limiter._acquire(self._max_wait)
+        self._slot, self.waited = await self._limiter._acquire(self._max_wait, self._lane)
         self._state = _HELD
         return self
 
@@ -134,10 +132,11 @@ class Permit:
         tb: TracebackType | None,
     ) -> None:
         if self._state == _HELD:
-            self._end(Outcome.COMPLETE if exc_type is None else Outcome.ABANDON)
-        if self._outcome is not None:
-            outcome, self._outcome = self._outcome, None
-            await self._limiter._release_shared(self._slot, outcome)
+            self._end(Outcome.COMPLETE if exc_type is None else Outcome.ABANDON, "end")
+        if self._pending is not None:
+            outcome, self._pending = self._pending, None
+            await self._limiter._backend.finish(self._slot, outcome)
+            self._limiter._released(outcome)
 
     def __repr__(self) -> str:
         state = ("new", "held", "done")[self._state]
@@ -155,25 +154,16 @@ class QuotaLimiter:
     in virtual time: a waiter sleeps until its turn through it instead of on anyio's
     clock, so a ``ManualClock`` and its ``sleep`` make quota waits take no real time.
 
-    ``store`` replaces the in-memory counts with a shared :class:`QuotaStore` (then give no
-    ``rate_limits``: the store has its own); waiting stays local, FIFO and cancellation-safe.
+    ``store`` replaces the in-memory counts with a :class:`QuotaStore` (then give no
+    ``rate_limits``: the store has its own); waiting stays local, by lane and FIFO, and
+    cancellation-safe. ``poll`` bounds a wait on requests in flight when other limiters
+    share an in-memory store (the client sets it for the stores clients share).
 
-    Use ``async with limiter.acquire(max_wait=...) as permit:`` around one request, or
-    ``async with limiter:`` for the same with no ``max_wait``. One limiter serves the tasks
-    of one event loop at a time; it is not thread-safe.
+    Use ``async with limiter.acquire(max_wait=..., lane=...) as permit:`` around one
+    request. One limiter serves the tasks of one event loop at a time.
     """
 
-    __slots__ = (
-        "_clock",
-        "_core",
-        "_current",
-        "_default_clock",
-        "_last_status",
-        "_sleep",
-        "_store",
-        "_waiters",
-        "_wakeups",
-    )
+    __slots__ = ("_backend", "_clock", "_default_clock", "_last", "_queues", "_sleep", "_wakeups")
 
     def __init__(
         self,
@@ -184,6 +174,7 @@ class QuotaLimiter:
         margin: float = 0.0,
         abandon_grace: float = 10.0,
         sleep: Callable[[float], Awaitable[object]] | None = None,
+        poll: float = _INF,
     ) -> None:
         if store is None:
             store = MemoryQuotaStore(
@@ -194,205 +185,125 @@ class QuotaLimiter:
             )
         elif rate_limits is not None:
             raise TypeError("give rate_limits or a store, not both: the store has its limits")
-        self._store = store
-        self._core: QuotaCore | None = None
-        if isinstance(store, MemoryQuotaStore):
-            self._core = store.core
-            clock = store.clock
-        else:
-            store.subscribe(self._wake_head)
-        self._default_clock = clock is None or clock is anyio.current_time
-        # anyio's clock, with its backend looked up once per library (see _backend.py)
-        self._clock: Clock = (
-            _backend.current_time if clock is None or clock is anyio.current_time else clock
-        )
+        self._backend: Backend = backend_for(store, poll=poll)
+        store.subscribe(self._wake_head)
+        self._clock: Clock = self._backend.clock
+        self._default_clock = self._clock in (anyio.current_time, _backend.current_time)
         self._sleep = sleep
-        self._waiters: OrderedDict[_Waiter, None] = OrderedDict()
-        self._current: ContextVar[Permit | None] = ContextVar("planner_async_permit", default=None)
+        self._queues: dict[Lane, OrderedDict[_Waiter, None]] = {
+            lane: OrderedDict() for lane in LANES
+        }
         self._wakeups = 0
-        self._last_status = RateLimitStatus(windows=(), paused_for=0.0)
+        self._last = RateLimitStatus(windows=(), paused_for=0.0)
 
     # -- public surface ----------------------------------------------------------------------
 
     @property
     def store(self) -> QuotaStore:
         """Where the windows are counted (a :class:`MemoryQuotaStore` by default)."""
-        return self._store
+        return self._backend.store
 
     @property
     def limits(self) -> tuple[tuple[int, float], ...]:
         """The windows as ``(max_requests, period_seconds)`` pairs."""
-        return self._store.limits
+        return self._backend.store.limits
+
+    @property
+    def waiting(self) -> int:
+        """How many callers wait for a permit, both lanes together."""
+        return sum(len(q) for q in self._queues.values())
 
     @property
     def status(self) -> RateLimitStatus:
-        """A frozen snapshot: every window's use, the cool-down left and the queue length.
+        """The last known snapshot: every window's use, the cool-down left, the queue length.
 
-        Read outside an event loop (where the default clock cannot be read), it describes
-        the limiter as of the last time it was used. With a shared store it is the last
-        :meth:`snapshot` taken; ``await limiter.snapshot()`` asks the store afresh.
+        Fresh for the in-memory store (read outside an event loop, as of the limiter's last
+        use); for a shared store, the last :meth:`snapshot` taken.
         """
-        if self._core is None:
-            return self._last_status
-        try:
-            now = self._clock()
-        except RuntimeError:  # anyio's NoEventLoopError: no loop, hence no anyio clock
-            now = -_INF  # the core reads this as "the newest time already seen"
-        return self._core.status(now, waiting=len(self._waiters))
+        fresh = self._backend.status(self.waiting)
+        if fresh is not None:
+            self._last = fresh
+        return self._last
 
     async def snapshot(self) -> RateLimitStatus:
         """A fresh :attr:`status`, asked of the store (a round trip for a shared one)."""
-        self._last_status = await self._store.status(len(self._waiters))
-        return self._last_status
+        self._last = await self._backend.store.status(self.waiting)
+        return self._last
+
+    async def forecast(self, n: int = 1, *, lane: Lane = "interactive") -> float:
+        """Seconds until ``n`` more ``lane`` requests could be admitted if nobody else asked.
+
+        ``0.0`` when they could go now; ``inf`` while it depends on requests in flight.
+        """
+        ahead = self.waiting if lane == "batch" else len(self._queues["interactive"])
+        return await self._backend.store.forecast(n + ahead, lane=lane)
 
     @property
     def wakeups(self) -> int:
         """How many times a queued caller was resumed (about one per admission that waited)."""
         return self._wakeups
 
-    def acquire(self, max_wait: float | None = None) -> Permit:
-        """A :class:`Permit` to enter with ``async with``; it waits for a free slot in FIFO order.
+    def acquire(self, max_wait: float | None = None, *, lane: Lane = "interactive") -> Permit:
+        """A :class:`Permit` to enter with ``async with``; it waits for a free slot.
 
+        Interactive callers are admitted before batch callers, each lane in FIFO order.
         With ``max_wait`` seconds, a caller that cannot get a permit in time raises
-        :class:`RateLimitError` (``retry_after`` = seconds until one could be free): at
+        :class:`QuotaWaitError` (``retry_after`` = seconds until one could be free): at
         once, spending nothing, when even the earliest possible time is too late, otherwise
         when the wait runs out. ``None`` (or ``math.inf``) waits as long as it takes.
         """
-        return Permit(self, check_max_wait(max_wait))
+        if lane not in LANES:
+            raise ValueError(f"lane must be one of {LANES}, got {lane!r}")
+        return Permit(self, check_max_wait(max_wait), lane)
 
-    def pause(self, seconds: float) -> None:
-        """Admit nothing for ``seconds`` (a 429's Retry-After); extends, never shortens.
+    async def pause(self, seconds: float) -> None:
+        """Admit nothing for ``seconds`` (a 429's Retry-After); extends, never shortens."""
+        await self._backend.store.pause(seconds)
 
-        In-memory store only; with a shared store use ``await limiter.report_pause(...)``.
-        """
-        self._local_core("pause").pause(self._clock(), seconds)
-
-    def observe(
-        self,
-        limit: int | None = None,
-        remaining: int | None = None,
-        reset: float | None = None,
-    ) -> None:
-        """Adopt the server's ``X-Rate-Limit-*`` headers when they say less is left locally.
+    async def observe(self, headers: RateHeaders) -> None:
+        """Adopt the server's ``X-Rate-Limit-*`` headers when they say less is left here.
 
         See :meth:`QuotaCore.observe`; nothing here can free a slot, so nobody is woken.
-        In-memory store only; with a shared store use ``await limiter.report_headers(...)``.
         """
-        core = self._local_core("observe")
-        core.observe(self._clock(), limit=limit, remaining=remaining, reset=reset)
-
-    async def report_pause(self, seconds: float) -> None:
-        """:meth:`pause`, for any store."""
-        if self._core is not None:
-            self._core.pause(self._clock(), seconds)
-        else:
-            await self._store.pause(seconds)
-
-    async def report_headers(self, headers: RateHeaders) -> None:
-        """:meth:`observe` the server's rate headers, for any store."""
-        local = self._core
-        if local is not None:
-            local.observe(
-                self._clock(), limit=headers.limit, remaining=headers.remaining, reset=headers.reset
-            )
-        else:
-            await self._store.observe(headers)
-
-    def _local_core(self, what: str) -> QuotaCore:
-        if self._core is None:
-            raise RuntimeError(f"{what}() needs the in-memory store; await report_{what}()")
-        return self._core
-
-    async def __aenter__(self) -> Permit:
-        permit = Permit(self, None)
-        await permit.__aenter__()
-        permit._token = self._current.set(permit)
-        return permit
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        permit = self._current.get()
-        if permit is None or permit._token is None:
-            raise RuntimeError("QuotaLimiter.__aexit__ without a matching __aenter__")
-        self._current.reset(permit._token)
-        permit._token = None
-        await permit.__aexit__(exc_type, exc, tb)
+        await self._backend.store.observe(headers)
 
     def __repr__(self) -> str:
-        return f"QuotaLimiter({list(self.limits)!r}, waiting={len(self._waiters)})"
+        return f"QuotaLimiter({list(self.limits)!r}, waiting={self.waiting})"
 
     # -- acquisition -------------------------------------------------------------------------
 
-    async def _acquire(self, max_wait: float | None) -> tuple[object, float]:
+    def _ahead_of(self, lane: Lane) -> int:
+        """Waiters a new ``lane`` caller must let go first."""
+        interactive = len(self._queues["interactive"])
+        return interactive if lane == "interactive" else interactive + len(self._queues["batch"])
+
+    async def _acquire(self, max_wait: float | None, lane: Lane) -> tuple[object, float]:
         """Take a permit, waiting if needed; return its slot and the seconds waited."""
         # Fast path: honour a pending cancellation, but do not yield to the scheduler. The
-        # caller is about to send a request, which yields anyway; a full checkpoint here
-        # would cost a scheduler round trip per request for nothing.
+        # caller is about to send a request, which yields anyway.
         await _backend.checkpoint_if_cancelled()
-        now = self._clock()
-        if not self._waiters:
-            local = self._core
-            if local is not None:
-                if local.try_take(now):
-                    return True, 0.0
-            else:
-                admission = await self._ask_store(0)
-                if admission.slot is not None:
-                    return admission.slot, 0.0
-        return await self._wait(now, max_wait)
+        if not self._ahead_of(lane):
+            slot = self._backend.take_now(lane)
+            if slot is not None:
+                return slot, 0.0
+        return await self._wait(self._clock(), max_wait, lane)
 
-    async def _ask_store(self, ahead: int) -> Admission:
-        """One shielded ``acquire`` of a shared store; a cancellation after it gives back."""
-        with anyio.CancelScope(shield=True):
-            admission = await self._store.acquire(ahead)
-        if admission.slot is not None:
-            try:
-                await anyio.lowlevel.checkpoint_if_cancelled()
-            except BaseException:
-                await self._release_shared(admission.slot, Outcome.DISCARD)
-                raise
-        return admission
-
-    async def _try(self, now: float, ahead: int) -> Admission:
-        """The head's attempt: the store's admission, from the local core when in memory."""
-        local = self._core
-        if local is None:
-            return await self._ask_store(ahead)
-        if local.try_take(now):
-            return Admission(True)
-        return Admission(
-            None, wait=local.ready_at(now) - now, earliest=local.earliest_at(now, ahead) - now
-        )
-
-    async def _earliest(self, now: float, ahead: int) -> float:
-        if self._core is not None:
-            return self._core.earliest_at(now, ahead) - now
-        admission = await self._ask_store(ahead)
-        if admission.slot is not None:  # free after all: keep nothing, the queue decides
-            await self._release_shared(admission.slot, Outcome.DISCARD)
-            return 0.0
-        return admission.earliest
-
-    async def _wait(self, start: float, max_wait: float | None) -> tuple[object, float]:
-        waiters = self._waiters
+    async def _wait(self, start: float, max_wait: float | None, lane: Lane) -> tuple[object, float]:
         deadline = _INF
         if max_wait is not None:
-            earliest = await self._earliest(start, len(waiters))
+            earliest = await self._backend.earliest(self._ahead_of(lane), lane)
             if earliest > max_wait:
                 raise _refusal(max_wait, earliest)
             deadline = start + max_wait
-        waiter = _Waiter()
-        waiters[waiter] = None
+        waiter = _Waiter(lane)
+        queue = self._queues[lane]
+        queue[waiter] = None
         try:
             return await self._wait_turn(waiter, start, deadline, max_wait)
         except BaseException:
-            if waiter in waiters:
-                was_head = next(iter(waiters)) is waiter
-                del waiters[waiter]
+            if waiter in queue:
+                was_head = self._head() is waiter
+                del queue[waiter]
                 if was_head:
                     self._wake_head()
             raise
@@ -400,21 +311,21 @@ class QuotaLimiter:
     async def _wait_turn(
         self, waiter: _Waiter, start: float, deadline: float, max_wait: float | None
     ) -> tuple[object, float]:
-        waiters = self._waiters
         while True:
             now = self._clock()
             wake_at = deadline
-            if next(iter(waiters)) is waiter:
-                admission = await self._try(now, 0)
+            if self._head() is waiter:
+                admission = await self._backend.attempt(0, waiter.lane)
                 if admission.slot is not None:
-                    del waiters[waiter]
+                    del self._queues[waiter.lane][waiter]
                     self._wake_head()
                     return admission.slot, self._clock() - start
-                wake_at = min(now + admission.wait, deadline)
                 # Woken by the completion that turns "in flight" into a known time.
                 waiter.on_in_flight = admission.wait == _INF
+                wake_at = min(now + min(admission.wait, self._backend.poll), deadline)
             if now >= deadline:
-                raise _refusal(max_wait or 0.0, await self._earliest(now, self._position(waiter)))
+                ahead = self._position(waiter)
+                raise _refusal(max_wait or 0.0, await self._backend.earliest(ahead, waiter.lane))
             await self._sleep_until(waiter, wake_at)
             self._wakeups += 1
             # Woken: a cancellation that arrived meanwhile must win over taking a permit.
@@ -437,52 +348,41 @@ class QuotaLimiter:
             return t
         return anyio.current_time() + (t - self._clock())
 
+    def _head(self) -> _Waiter | None:
+        for queue in self._queues.values():
+            if queue:
+                return next(iter(queue))
+        return None
+
     def _position(self, waiter: _Waiter) -> int:
         """How many waiters are ahead of ``waiter`` (capped: beyond a window, it is moot)."""
         cap = max((n for n, _ in self.limits), default=0)
-        for i, w in enumerate(itertools.islice(self._waiters, cap)):
+        ahead = 0 if waiter.lane == "interactive" else len(self._queues["interactive"])
+        for i, w in enumerate(itertools.islice(self._queues[waiter.lane], cap)):
             if w is waiter:
-                return i
+                return min(cap, ahead + i)
         return cap
 
     def _wake_head(self) -> None:
-        if self._waiters:
-            next(iter(self._waiters)).event.set()
+        head = self._head()
+        if head is not None:
+            head.event.set()
 
     # -- release -----------------------------------------------------------------------------
 
-    def _release_local(self, outcome: Outcome) -> None:
-        core = self._core
-        assert core is not None
-        if outcome is Outcome.DISCARD:
-            core.discard()
-            self._wake_head()
+    def _released(self, outcome: Outcome) -> None:
+        """Wake the head if this release can let it in, or tell it its time."""
+        head = self._head()
+        if head is None:
             return
-        now = self._clock()
-        if outcome is Outcome.ABANDON:
-            core.abandon(now)
-        else:
-            core.complete(now)
+        if outcome is Outcome.DISCARD:
+            head.event.set()
+            return
         # A completion never frees a slot sooner; it only turns "waiting on requests in
         # flight" into a known time, so only a head waiting on in-flight needs to hear.
-        if self._waiters:
-            head = next(iter(self._waiters))
-            if head.on_in_flight and core.ready_at(now) != _INF:
-                head.on_in_flight = False
-                head.event.set()
-
-    async def _release_shared(self, slot: object, outcome: Outcome) -> None:
-        """Tell a shared store how a permit ended; shielded, and never raising.
-
-        A store that cannot be reached keeps the slot until its lease runs out, which is
-        safe: the slot only frees later than it could have.
-        """
-        with anyio.CancelScope(shield=True):
-            try:
-                await self._store.release(slot, outcome)
-            except Exception:
-                log.warning("could not release a quota slot (%s); its lease will", outcome.value)
-        self._wake_head()
+        if head.on_in_flight and self._backend.completion_known():
+            head.on_in_flight = False
+            head.event.set()
 
 
 def _refusal(max_wait: float, retry_after: float) -> QuotaWaitError:

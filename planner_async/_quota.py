@@ -38,94 +38,35 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import Self
+from typing import Final, Literal
 
-import attrs
+from ._checks import check_number, check_seconds
+from ._quota_types import RateHeaders, RateLimitStatus, WindowStatus
 
-from ._checks import check_seconds
+__all__ = [
+    "DEFAULT_INTERACTIVE_RESERVE",
+    "LANES",
+    "Lane",
+    "QuotaCore",
+    "RateHeaders",
+    "RateLimitStatus",
+    "WindowStatus",
+    "reserve_of",
+    "validate_limits",
+]
 
-__all__ = ["QuotaCore", "RateHeaders", "RateLimitStatus", "WindowStatus", "validate_limits"]
+Lane = Literal["interactive", "batch"]
+"""A request's priority: ``"interactive"`` (a person waits) or ``"batch"`` (a job moves data)."""
+LANES: Final = ("interactive", "batch")
+DEFAULT_INTERACTIVE_RESERVE: Final = 0.2
 
 _INF = math.inf
 
 
-@attrs.frozen
-class WindowStatus:
-    """One window's state at the moment of the snapshot.
-
-    ``next_free_in`` is the number of seconds until a slot frees: ``0.0`` when one is free
-    now, ``None`` when every slot is held by a request still in flight (it frees
-    ``period`` seconds after one of them completes).
-    """
-
-    limit: int
-    period: float
-    used: int
-    remaining: int
-    next_free_in: float | None
-
-
-@attrs.frozen
-class RateLimitStatus:
-    """A snapshot of the limiter: every window, the shared cool-down and the queue length."""
-
-    windows: tuple[WindowStatus, ...]
-    paused_for: float
-    waiting: int = 0
-
-
-_RATE_HEADERS = {
-    b"x-rate-limit-limit": "limit",
-    b"x-rate-limit-remaining": "remaining",
-    b"x-rate-limit-reset": "reset",
-}
-
-
-def _header_number(raw: bytes) -> float | None:
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
-
-
-@attrs.frozen
-class RateHeaders:
-    """The server's ``X-Rate-Limit-*`` headers: its word on the window closest to its limit.
-
-    ``limit`` names the window (its ``max_requests``), ``remaining`` what is left in it and
-    ``reset`` the seconds until it frees a request. Unreadable or negative values are None.
-
-    >>> RateHeaders.from_raw([(b"X-Rate-Limit-Remaining", b"7"), (b"X-Rate-Limit-Limit", b"500")])
-    RateHeaders(limit=500, remaining=7, reset=None)
-    """
-
-    limit: int | None = None
-    remaining: int | None = None
-    reset: float | None = None
-
-    @classmethod
-    def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> Self | None:
-        """Read the headers in one pass over raw ``(name, value)`` pairs; None if absent.
-
-        Pure: pass ``response.headers.raw`` from httpx.
-        """
-        found: dict[str, float] = {}
-        for name, value in raw:
-            key = _RATE_HEADERS.get(name.lower())
-            if key is not None:
-                number = _header_number(value)
-                if number is not None:
-                    found[key] = number
-        remaining = found.get("remaining")
-        if remaining is None:
-            return None
-        limit = found.get("limit")
-        return cls(
-            limit=None if limit is None else int(limit),
-            remaining=int(remaining),
-            reset=found.get("reset"),
-        )
+def reserve_of(limit: int, share: float) -> int:
+    """The slots of a ``limit`` window kept for interactive traffic: ``ceil(limit * share)``,
+    but never all of them, so batch always moves."""
+    return min(math.ceil(limit * share - 1e-9), limit - 1)
 
 
 def validate_limits(rate_limits: Iterable[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
@@ -219,7 +160,16 @@ class QuotaCore:
     is safe); a request abandoned mid-flight holds its slot ``abandon_grace`` seconds more.
     """
 
-    __slots__ = ("_abandon_grace", "_limits", "_now", "_pause_until", "_windows")
+    __slots__ = (
+        "_abandon_grace",
+        "_interactive_at",
+        "_lane_memory",
+        "_limits",
+        "_now",
+        "_pause_until",
+        "_reserves",
+        "_windows",
+    )
 
     def __init__(
         self,
@@ -227,11 +177,21 @@ class QuotaCore:
         *,
         margin: float = 0.0,
         abandon_grace: float = 10.0,
+        interactive_reserve: float = DEFAULT_INTERACTIVE_RESERVE,
+        lane_memory: float | None = None,
     ) -> None:
         self._limits = validate_limits(rate_limits)
         margin = check_seconds("margin", margin)
         self._abandon_grace = check_seconds("abandon_grace", abandon_grace)
         self._windows = tuple(_Window(n, t, margin) for n, t in self._limits)
+        share = check_number("interactive_reserve", interactive_reserve, low=0.0, high=1.0)
+        self._reserves = tuple(reserve_of(n, share) for n, _ in self._limits)
+        self._lane_memory = (
+            min((t for _, t in self._limits), default=0.0)
+            if lane_memory is None
+            else check_seconds("lane_memory", lane_memory)
+        )
+        self._interactive_at = -_INF
         self._pause_until = -_INF
         self._now = -_INF
 
@@ -248,49 +208,86 @@ class QuotaCore:
 
     # -- admission -------------------------------------------------------------------------
 
-    def try_take(self, now: float) -> bool:
-        """Take a permit in every window if all are free at ``now``; return whether it did."""
+    def _held_back(self, now: float, lane: Lane) -> tuple[int, ...] | None:
+        """The slots ``lane`` may not take per window: the interactive reserve while
+        interactive traffic was seen within ``lane_memory``, for batch; None for none."""
+        if lane == "interactive":
+            self._interactive_at = now
+            return None
+        if now - self._interactive_at < self._lane_memory:
+            return self._reserves
+        return None
+
+    def try_take(self, now: float, lane: Lane = "interactive") -> bool:
+        """Take a permit in every window if all are free at ``now``; return whether it did.
+
+        A ``"batch"`` permit leaves each window's interactive reserve free while
+        interactive traffic was seen recently (see :func:`reserve_of`).
+        """
         now = self._clock(now)
+        held = self._held_back(now, lane)
         if now < self._pause_until:
             return False
         windows = self._windows
-        for w in windows:
-            if w.used(now) >= w.limit:
-                return False
+        if held is None:
+            for w in windows:
+                if w.used(now) >= w.limit:
+                    return False
+        else:
+            for w, r in zip(windows, held, strict=True):
+                if w.used(now) >= w.limit - r:
+                    return False
         for w in windows:
             w.in_flight += 1
         return True
 
-    def ready_at(self, now: float, ahead: int = 0) -> float:
+    def ready_at(self, now: float, ahead: int = 0, lane: Lane = "interactive") -> float:
         """The earliest time a permit is free after ``ahead`` others take theirs first.
 
         Returns ``now`` if free now, and ``inf`` when a window waits on requests still in
         flight (their completion, which only the async layer sees, decides the time).
+        For ``"batch"``, the earlier of the reserve's slots freeing and the reserve ending.
         """
-        now = self._clock(now)
-        ready = max(now, self._pause_until)
-        for w in self._windows:
-            t = w.ready_at(now, ahead)
-            if t > ready:
-                ready = t
-        return ready
+        return self._when(now, ahead, lane, finite=False)
 
-    def delay(self, now: float, ahead: int = 0) -> float:
+    def delay(self, now: float, ahead: int = 0, lane: Lane = "interactive") -> float:
         """Seconds until :meth:`ready_at`: ``0.0`` when free, ``inf`` when waiting on in-flight."""
         now = self._clock(now)
-        return self.ready_at(now, ahead) - now
+        return self.ready_at(now, ahead, lane) - now
 
-    def earliest_at(self, now: float, ahead: int = 0) -> float:
+    def earliest_at(self, now: float, ahead: int = 0, lane: Lane = "interactive") -> float:
         """A finite lower bound of :meth:`ready_at`: in-flight requests free ``period`` later.
 
         Used for ``retry_after``: a request in flight completes at ``now`` at the soonest,
         so its slot frees at ``now + period + margin`` at the soonest.
         """
+        return self._when(now, ahead, lane, finite=True)
+
+    def forecast(self, now: float, n: int = 1, lane: Lane = "interactive") -> float:
+        """Seconds until ``n`` more ``lane`` permits could be taken if nobody else asked."""
         now = self._clock(now)
+        return self._when(now, n - 1, lane, finite=False, stamp=False) - now
+
+    def _when(
+        self, now: float, ahead: int, lane: Lane, *, finite: bool, stamp: bool = True
+    ) -> float:
+        now = self._clock(now)
+        held = None
+        if lane == "batch" and now - self._interactive_at < self._lane_memory:
+            held = self._reserves
+        ready = self._ready(now, ahead, held, finite)
+        if held is not None:  # ... or when the reserve lapses, whichever is sooner
+            lapse = self._interactive_at + self._lane_memory
+            ready = min(ready, max(lapse, self._ready(now, ahead, None, finite)))
+        elif lane == "interactive" and stamp:
+            self._interactive_at = now
+        return ready
+
+    def _ready(self, now: float, ahead: int, held: tuple[int, ...] | None, finite: bool) -> float:
         ready = max(now, self._pause_until)
-        for w in self._windows:
-            t = w.ready_at(now, ahead)
-            if t == _INF:
+        for i, w in enumerate(self._windows):
+            t = w.ready_at(now, ahead + (0 if held is None else held[i]))
+            if t == _INF and finite:
                 t = now + w.hold
             if t > ready:
                 ready = t

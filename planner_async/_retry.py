@@ -90,6 +90,25 @@ class RetryPolicy:
         if self.wait_exp_base < 1:
             raise ValueError(f"wait_exp_base must be >= 1, got {self.wait_exp_base!r}")
 
+    def waits_out(self, seconds: float) -> bool:
+        """Whether a server's ``Retry-After`` of ``seconds`` is waited out (the one cap)."""
+        return math.isfinite(seconds) and seconds <= self.max_retry_after
+
+    def cool_down(
+        self, status: int | None, retry_after: float | None, wait: float | None, attempt: int
+    ) -> float | None:
+        """Seconds every request of the client pauses after this answer, or None.
+
+        A 429 (or a 503 with ``Retry-After``) pauses them all for the server's word (or
+        this policy's back-off), unless that is longer than the policy waits out.
+        """
+        if status != 429 and not (status == 503 and retry_after is not None):
+            return None
+        seconds = retry_after if retry_after is not None else wait
+        if seconds is None:
+            seconds = self.wait(attempt)
+        return seconds if self.waits_out(seconds) else None
+
     def should_retry_status(self, status_code: int) -> bool:
         """True for statuses this policy retries."""
         return status_code in self.retry_statuses
@@ -135,7 +154,7 @@ class RetryPolicy:
             ):
                 return None
             if retry_after is not None:
-                return retry_after if retry_after <= self.max_retry_after else None
+                return retry_after if self.waits_out(retry_after) else None
             return self.wait(attempt, rand=rand)
         if isinstance(error, APIConnectionError | APIResponseValidationError):
             return self.wait(attempt, rand=rand)

@@ -13,16 +13,18 @@ The in-memory stores here are the defaults: :class:`MemoryQuotaStore` wraps the 
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 import anyio
 import attrs
 
+from . import _backend
 from ._clock import Clock
 from ._models import Session
-from ._quota import QuotaCore, RateHeaders, RateLimitStatus
+from ._quota import DEFAULT_INTERACTIVE_RESERVE, Lane, QuotaCore, RateHeaders, RateLimitStatus
 
 __all__ = [
     "Admission",
@@ -76,10 +78,13 @@ class QuotaStore(Protocol):
         """The windows as ``(max_requests, period_seconds)`` pairs."""
         ...
 
-    async def acquire(self, ahead: int = 0) -> Admission:
+    async def acquire(self, ahead: int = 0, *, lane: Lane = "interactive") -> Admission:
         """Reserve a slot in every window at once if all have room, else say when one frees.
 
         ``ahead`` is how many local waiters queue before this one (for the times only).
+        ``lane`` is the request's priority: a ``"batch"`` request leaves each window's
+        interactive reserve free while interactive traffic was seen recently (README,
+        "Sharing one account"). A store without lanes may leave the keyword out.
         """
         ...
 
@@ -103,18 +108,26 @@ class QuotaStore(Protocol):
         """Call ``wake()`` whenever capacity may have freed outside this process."""
         ...
 
+    async def forecast(self, n: int = 1, *, lane: Lane = "interactive") -> float:
+        """Seconds until ``n`` more ``lane`` requests could be admitted if nobody else
+        asked (``0.0``: now; ``inf``: it depends on requests in flight). Reserves nothing.
+        """
+        ...
+
 
 class MemoryQuotaStore:
     """The default quota store: one process's counts, in memory (:class:`QuotaCore`).
 
-    ``clock`` returns monotonic seconds (default :func:`anyio.current_time`). Its methods
-    are also callable without awaiting through :attr:`core`, which the limiter uses.
+    ``clock`` returns monotonic seconds (default :func:`anyio.current_time`). Thread-safe:
+    clients of one account on several threads or event loops may share one store (every
+    method takes :attr:`lock`). ``interactive_reserve`` and ``lane_memory`` set the lanes
+    rule (see :class:`QuotaCore`).
 
     >>> store = MemoryQuotaStore([(500, 60.0), (3000, 3600.0)])
     >>> limiter = QuotaLimiter(store=store)   # doctest: +SKIP
     """
 
-    __slots__ = ("clock", "core")
+    __slots__ = ("clock", "core", "lock")
 
     def __init__(
         self,
@@ -123,25 +136,40 @@ class MemoryQuotaStore:
         clock: Clock | None = None,
         margin: float = 0.0,
         abandon_grace: float = 10.0,
+        interactive_reserve: float = DEFAULT_INTERACTIVE_RESERVE,
+        lane_memory: float | None = None,
     ) -> None:
-        self.core = QuotaCore(rate_limits, margin=margin, abandon_grace=abandon_grace)
-        self.clock: Clock = anyio.current_time if clock is None else clock
+        self.core = QuotaCore(
+            rate_limits,
+            margin=margin,
+            abandon_grace=abandon_grace,
+            interactive_reserve=interactive_reserve,
+            lane_memory=lane_memory,
+        )
+        self.clock: Clock = _backend.current_time if clock is None else clock
+        self.lock = threading.Lock()
 
     @property
     def limits(self) -> tuple[tuple[int, float], ...]:
         """The windows as ``(max_requests, period_seconds)`` pairs."""
         return self.core.limits
 
-    async def acquire(self, ahead: int = 0) -> Admission:
+    async def acquire(self, ahead: int = 0, *, lane: Lane = "interactive") -> Admission:
         """Take a slot if every window has room; else say when one frees."""
+        return self.admit(ahead, lane)
+
+    def admit(self, ahead: int = 0, lane: Lane = "interactive") -> Admission:
+        """:meth:`acquire` without awaiting."""
         now = self.clock()
-        if self.core.try_take(now):
-            return Admission(True)
-        return Admission(
-            None,
-            wait=self.core.delay(now, ahead),
-            earliest=self.core.earliest_at(now, ahead) - now,
-        )
+        core = self.core
+        with self.lock:
+            if core.try_take(now, lane):
+                return _TAKEN
+            return Admission(
+                None,
+                wait=core.ready_at(now, ahead, lane) - now,
+                earliest=core.earliest_at(now, ahead, lane) - now,
+            )
 
     async def release(self, slot: object, outcome: Outcome) -> None:
         """End a permit taken from this store."""
@@ -149,32 +177,49 @@ class MemoryQuotaStore:
 
     def release_now(self, outcome: Outcome) -> None:
         """:meth:`release` without awaiting."""
-        if outcome is Outcome.COMPLETE:
-            self.core.complete(self.clock())
-        elif outcome is Outcome.ABANDON:
-            self.core.abandon(self.clock())
-        else:
-            self.core.discard()
+        core = self.core
+        with self.lock:
+            if outcome is Outcome.COMPLETE:
+                core.complete(self.clock())
+            elif outcome is Outcome.ABANDON:
+                core.abandon(self.clock())
+            else:
+                core.discard()
 
     async def pause(self, seconds: float) -> None:
         """Admit nothing for ``seconds``."""
-        self.core.pause(self.clock(), seconds)
+        with self.lock:
+            self.core.pause(self.clock(), seconds)
 
     async def observe(self, headers: RateHeaders) -> None:
         """Adopt the server's remaining count."""
-        self.core.observe(
-            self.clock(), limit=headers.limit, remaining=headers.remaining, reset=headers.reset
-        )
+        with self.lock:
+            self.core.observe(
+                self.clock(), limit=headers.limit, remaining=headers.remaining, reset=headers.reset
+            )
 
     async def status(self, waiting: int = 0) -> RateLimitStatus:
         """A snapshot of the windows."""
-        return self.core.status(self.clock(), waiting=waiting)
+        return self.status_now(waiting)
+
+    def status_now(self, waiting: int = 0) -> RateLimitStatus:
+        """:meth:`status` without awaiting."""
+        with self.lock:
+            return self.core.status(self.clock(), waiting=waiting)
+
+    async def forecast(self, n: int = 1, *, lane: Lane = "interactive") -> float:
+        """Seconds until ``n`` more ``lane`` requests could be admitted."""
+        with self.lock:
+            return self.core.forecast(self.clock(), n, lane)
 
     def subscribe(self, wake: Callable[[], None]) -> None:
         """Nothing outside this process frees capacity: nothing to subscribe to."""
 
     def __repr__(self) -> str:
         return f"MemoryQuotaStore({list(self.limits)!r})"
+
+
+_TAKEN: Final = Admission(True)
 
 
 @attrs.frozen(repr=False)
@@ -242,13 +287,18 @@ class TokenStore(Protocol):
 
 
 class MemoryTokenStore:
-    """The default token store: one process's token state, in memory."""
+    """The default token store: one process's token state, in memory.
 
-    __slots__ = ("_lock", "_stored")
+    Thread-safe, so clients of one account on several threads or event loops can share
+    one (the renewal lease is a thread lock, polled without blocking the event loop).
+    """
+
+    __slots__ = ("_lease", "_lock", "_stored")
 
     def __init__(self) -> None:
         self._stored = StoredToken(None, 0)
-        self._lock = anyio.Lock()
+        self._lock = threading.Lock()
+        self._lease = threading.Lock()
 
     async def load(self) -> StoredToken:
         """The current state and generation."""
@@ -256,24 +306,32 @@ class MemoryTokenStore:
 
     async def save(self, state: TokenState, *, expected: int) -> StoredToken | None:
         """Store ``state`` if nobody saved since generation ``expected``."""
-        if self._stored.generation != expected:
-            return None
-        self._stored = StoredToken(state, expected + 1)
-        return self._stored
+        with self._lock:
+            if self._stored.generation != expected:
+                return None
+            self._stored = StoredToken(state, expected + 1)
+            return self._stored
 
     async def clear(self, *, expected: int) -> None:
         """Forget the state if the generation is still ``expected``."""
-        if self._stored.generation == expected:
-            self._stored = StoredToken(None, expected + 1)
+        with self._lock:
+            if self._stored.generation == expected:
+                self._stored = StoredToken(None, expected + 1)
 
     def lease(self, timeout: float) -> AbstractAsyncContextManager[None]:
-        """The renewal lease: an :class:`anyio.Lock` (``timeout`` cannot be outlived here)."""
+        """The renewal lease: one holder at a time across threads and event loops."""
         return self._hold()
 
     @asynccontextmanager
     async def _hold(self) -> AsyncIterator[None]:
-        async with self._lock:
+        delay = 0.001
+        while not self._lease.acquire(blocking=False):
+            await anyio.sleep(delay)  # another flight holds it: it is short, poll
+            delay = min(delay * 2, 0.05)
+        try:
             yield
+        finally:
+            self._lease.release()
 
     def __repr__(self) -> str:
         return f"MemoryTokenStore(generation={self._stored.generation})"

@@ -14,7 +14,8 @@ time jumps ahead whenever every task is waiting, so sleeps of minutes take no re
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import gc
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ import pytest
 import trio.testing
 
 from planner_async import PlannerClient
+from planner_async._shared import live_shares
 from planner_async.testing import FakePlanner, ManualClock
 
 from support import NO_WAIT, ClientFactory
@@ -68,6 +70,14 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
     if name == "trio-virtual":
         return ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})
     return name
+
+
+@pytest.fixture(autouse=True)
+def _account_shares_end_with_their_clients() -> Iterator[None]:
+    """Clients a test left unclosed must not lend their account's quota to the next test."""
+    yield
+    if live_shares():
+        gc.collect()
 
 
 @pytest.fixture

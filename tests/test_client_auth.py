@@ -229,7 +229,7 @@ async def test_secrets_stay_out_of_reprs_errors_and_logs(
     good = make_client()
     await good.authenticate()
     await good.events.get(visible_ids(fake, 1)[0])
-    state = good._tokens._seen.state
+    state = good._res.tokens._seen.state
     assert state is not None
     secrets = ["wrong-key", "demo-key", state.access, str(state.refresh)]
     texts = [repr(client), repr(good), str(info.value), repr(info.value), repr(state), caplog.text]

@@ -99,7 +99,7 @@ async def test_429_pauses_every_caller_of_the_client(api):
         return next(answers, None) or httpx.Response(200, json=event_json(1))
 
     router.get("/events/1").mock(side_effect=handler)
-    client = client_for(http)
+    client = client_for(http, coalesce=False)  # six requests, not one shared
     await client.authenticate()
     start = trio.current_time()
     async with anyio.create_task_group() as tg:

@@ -217,7 +217,7 @@ async def test_shared_http_client_is_left_open(fake: FakePlanner):
     await http.aclose()
     own = PlannerClient("demo", "demo-key")
     await own.aclose()
-    assert own._http.is_closed
+    assert own._res.http.is_closed
     with pytest.raises(RuntimeError, match="closed"):
         await own.events.get(1)
 

@@ -354,7 +354,7 @@ async def test_12_concurrent_401s_make_one_renewal():
         return httpx.Response(200, json=event_json(1))
 
     server = Server(events, token=lambda: next(tokens))
-    async with make_client(server) as client:
+    async with make_client(server, coalesce=False) as client:  # fifty requests, not one
         with anyio.fail_after(5):
             async with anyio.create_task_group() as group:
                 for _ in range(50):

@@ -274,9 +274,9 @@ def test_default_prefix_hashes_base_url_and_username_never_the_key(
     monkeypatch.setenv("PLANNER_API_KEY", "secret-key-2")
     monkeypatch.setenv("PLANNER_REDIS_PREFIX", "mine")
     two = PlannerClient.from_env()
-    assert one._redis is not None
-    assert two._redis is not None
-    assert one._redis.prefix == default_prefix("https://api.forwardplanner.com", "ann")
-    assert two._redis.prefix == "mine"
+    assert one._res.redis is not None
+    assert two._res.redis is not None
+    assert one._res.redis.prefix == default_prefix("https://api.forwardplanner.com", "ann")
+    assert two._res.redis.prefix == "mine"
     assert default_prefix("https://x", "ann") != default_prefix("https://x", "bob")
-    assert "secret" not in repr(one._redis.quota)
+    assert "secret" not in repr(one._res.redis.quota)

@@ -32,7 +32,7 @@ from planner_async import (
     ServerError,
     TokenStore,
 )
-from planner_async._pipeline import call_options
+from planner_async._call import call_options
 from planner_async._quota import QuotaCore
 from planner_async.testing import FakePlanner, ManualClock
 
@@ -216,7 +216,7 @@ async def test_memory_token_store_compares_and_sets(make_client: ClientFactory) 
     """A save against an old generation is refused; the lease is one at a time."""
     client = make_client()
     await client.authenticate()
-    state = client._tokens._seen.state
+    state = client._res.tokens._seen.state
     assert state is not None
     store = MemoryTokenStore()
     first = await store.save(state, expected=0)
