@@ -9,6 +9,7 @@ import math
 import time
 from typing import Any, Final
 
+import anyio
 import httpx
 
 from . import _json
@@ -52,8 +53,8 @@ async def send_once(
     started = time.monotonic()
     response = await http.send(request, stream=True, follow_redirects=False)
     try:
-        if _fits(response, max_bytes):
-            await response.aread()  # the common case: a known, small, plain body
+        if _fits(response, max_bytes):  # the common case: a known, small, plain body
+            await _read_by(response, _until(started, deadline), request)
             return response
         body = await _read_capped(response, max_bytes, _until(started, deadline), request)
     finally:
@@ -79,6 +80,21 @@ def _fits(response: httpx.Response, max_bytes: int) -> bool:
         return False
     length = headers.get("content-length")
     return length is not None and length.isdigit() and int(length) <= max_bytes
+
+
+async def _read_by(response: httpx.Response, until: float, request: httpx.Request) -> None:
+    """``response.aread()``, done by ``until`` (monotonic) or ``httpx.ReadTimeout``.
+
+    A body of declared length can still trickle in a byte at a time; the read timeout
+    bounds each read, this bounds them all together.
+    """
+    if until == math.inf:
+        await response.aread()
+        return
+    with anyio.move_on_after(until - time.monotonic()) as scope:
+        await response.aread()
+    if scope.cancelled_caught:
+        raise httpx.ReadTimeout("the answer was still arriving at its deadline", request=request)
 
 
 def _until(started: float, deadline: float | None) -> float:

@@ -465,6 +465,29 @@ async def test_trickling_body_is_cut_off():
             await client.events.get(1)
 
 
+async def _trickle_known_length() -> AsyncIterator[bytes]:
+    for byte in b'{"id": 1, "title": "slow"}   ':  # 29 bytes, one every 50 ms
+        await anyio.sleep(0.05)
+        yield bytes([byte])
+
+
+async def test_trickling_body_of_declared_length_is_cut_off_at_the_timeout():
+    """A body with Content-Length that trickles is cut off at the timeout too (was 1.17 s)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, headers={"Content-Length": "29"}, content=_trickle_known_length()
+        )
+
+    server = Server(answer)
+    async with make_client(server, timeout=0.3, max_retries=0) as client:
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            await client.events.get(1)
+        elapsed = time.monotonic() - started
+    assert 0.25 <= elapsed <= 0.6
+
+
 async def test_retry_after_on_503_is_honoured():
     """A 503 with Retry-After: 0.2 waits that long before the retry (backoff alone is 0)."""
     answers = iter([httpx.Response(503, headers={"Retry-After": "0.2"})])
