@@ -96,7 +96,12 @@ class PlannerClient:
         self._config = config or res.config
         self._view = config is not None
         self._api = res.caller(self._config)
-        self.events = Events(self._api, self._config.clock or wall_clock)
+        self.events = Events(
+            self._api,
+            self._config.clock or wall_clock,
+            cache=res.cache,
+            cache_ttl=self._config.cache_ttl,
+        )
 
     def with_options(self, **options: Unpack[ClientOptions]) -> Self:
         """A view of this client with other call settings, sharing its pool, tokens and quota.

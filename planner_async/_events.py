@@ -9,12 +9,13 @@ How pages are fetched ahead, and why nothing leaks, is in :mod:`._paging`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ._bulk import BulkGet, check_concurrency, check_ids
+from ._cache import AnswerCache, cached_get, remember_page
 from ._call import CallOptions, call_options
 from ._clock import wall_clock
 from ._models import Event, EventPage
@@ -124,11 +125,20 @@ class Events:
     overriding the client's settings for that call.
     """
 
-    __slots__ = ("_clock", "_pipeline")
+    __slots__ = ("_cache", "_clock", "_pipeline", "_ttl")
 
-    def __init__(self, pipeline: ApiCaller, clock: Callable[[], float] = wall_clock) -> None:
+    def __init__(
+        self,
+        pipeline: ApiCaller,
+        clock: Callable[[], float] = wall_clock,
+        *,
+        cache: AnswerCache | None = None,
+        cache_ttl: float | None = None,
+    ) -> None:
         self._pipeline = pipeline
         self._clock = clock
+        self._cache = cache if cache_ttl is not None else None
+        self._ttl = cache_ttl
 
     async def get(
         self,
@@ -153,8 +163,17 @@ class Events:
         return await self._get(event_id, options)
 
     async def _get(self, event_id: int, options: CallOptions) -> Event:
-        data = await self._pipeline.api("GET", f"/events/{event_id}", options=options)
-        return self._pipeline.structured(structure_event, data)
+        pipeline = self._pipeline
+
+        def fetch() -> Awaitable[Any]:
+            return pipeline.api("GET", f"/events/{event_id}", options=options)
+
+        def structure(data: Any) -> Event:
+            return pipeline.structured(structure_event, data)
+
+        if self._cache is None:
+            return structure(await fetch())
+        return await cached_get(self._cache, self._ttl, event_id, fetch, structure)
 
     def list(
         self,
@@ -278,11 +297,14 @@ class Events:
         )
 
     def _page_fetcher(self, options: CallOptions) -> FetchPage:
-        pipeline = self._pipeline
+        pipeline, cache, ttl = self._pipeline, self._cache, self._ttl
 
         async def fetch(params: Mapping[str, Any]) -> EventPage:
             data = await pipeline.api("GET", "/events", params=params, options=options)
             check_page_number(data, params["page"])
-            return pipeline.structured(structure_page, data)
+            page = pipeline.structured(structure_page, data)
+            if cache is not None:
+                await remember_page(cache, ttl, data["items"])
+            return page
 
         return fetch

@@ -18,6 +18,7 @@ import httpx
 
 from ._api import ApiCaller, Flights
 from ._auth import TokenManager
+from ._cache import AnswerCache, MemoryAnswerCache
 from ._call import DEFAULT_OPTIONS, Call, Counts
 from ._clock import wall_clock
 from ._config import ClientConfig
@@ -97,6 +98,7 @@ class Resources:
 
     __slots__ = (
         "api_key",
+        "cache",
         "config",
         "counts",
         "flights",
@@ -121,6 +123,7 @@ class Resources:
         self.http = config.http_client or make_http_client(config.request_timeout)
         self.redis: RedisStores | None = None
         self.share: AccountShare | None = None
+        self.cache: AnswerCache | None = None
         self.limiter: QuotaLimiter
         self.tokens: TokenManager
 
@@ -185,6 +188,22 @@ def _stores(res: Resources) -> tuple[QuotaStore, QuotaStore, TokenStore, float]:
     return quota, share.auth_quota, tokens, SHARED_POLL
 
 
+def _cache(res: Resources) -> AnswerCache | None:
+    """The account's answer cache when ``cache_ttl`` is set: in Redis with ``redis_url``,
+    else one in memory per account in this process."""
+    if res.config.cache_ttl is None:
+        return None
+    if res.redis is not None:
+        from ._redis_cache import RedisAnswerCache
+
+        return RedisAnswerCache(res.redis.redis, res.redis.prefix)
+    share = res.share
+    assert share is not None
+    if share.cache is None:
+        share.cache = MemoryAnswerCache()
+    return share.cache
+
+
 def build(username: str, api_key: str, config: ClientConfig) -> Resources:
     """Make a client's resources from its checked config (see the module docstring)."""
     res = Resources(username, api_key, config)
@@ -199,6 +218,7 @@ def build(username: str, api_key: str, config: ClientConfig) -> Resources:
         secrets=res.secrets,
     )
     res.limiter = QuotaLimiter(store=quota, poll=poll, **timing)
+    res.cache = _cache(res)
     res.tokens = TokenManager(
         _AuthCalls(auth_sender, res.life, username, api_key),
         clock=config.clock or wall_clock,

@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Hashable
 from typing import Final
 
+from ._cache import MemoryAnswerCache
 from ._config import ClientConfig
 from ._stores import MemoryQuotaStore, MemoryTokenStore
 
@@ -45,7 +46,7 @@ class AccountShare:
             config.auth_rate_limits, clock=clock, abandon_grace=grace, interactive_reserve=0.0
         )
         self.tokens = MemoryTokenStore()
-        self.cache: object | None = None  # the answer cache, made by the first client asking
+        self.cache: MemoryAnswerCache | None = None  # made by the first client asking
 
     def __repr__(self) -> str:
         return f"AccountShare({self.key[1]!r})"  # type: ignore[index]
