@@ -1,4 +1,4 @@
-"""BlockingPlannerClient: the async client's surface for synchronous code, on one background loop."""
+"""BlockingPlannerClient: the async surface for synchronous code, on one background loop."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_bad_arguments_are_refused_before_any_request(
         client.events.list(page_size=0)
     with pytest.raises(TypeError):
         client.events.get_many("123")
-    with pytest.raises(ValueError, match="event_id|id"):
+    with pytest.raises(ValueError, match="id"):
         client.events.get(0)
     with pytest.raises(ValueError, match="username"):
         BlockingPlannerClient("", "key")
@@ -116,15 +116,17 @@ def test_eight_threads_over_loopback_share_one_login() -> None:
     """The same over a real socket (the fake served by uvicorn): one login, no 429."""
     fake = FakePlanner(events=100, seed=2)
     ids = fake.visible_ids()
-    started, stop = threading.Event(), threading.Event()
+    started = threading.Event()
     url: list[str] = []
+    stopping: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
     async def serve() -> None:
+        stop = asyncio.Event()
+        stopping.append((asyncio.get_running_loop(), stop))
         async with fake.serve() as base_url:
             url.append(base_url)
             started.set()
-            while not stop.is_set():
-                await asyncio.sleep(0.01)
+            await stop.wait()
 
     server = threading.Thread(target=asyncio.run, args=(serve(),))
     server.start()
@@ -136,7 +138,8 @@ def test_eight_threads_over_loopback_share_one_login() -> None:
                 found = [event.id for event in pool.map(client.events.get, calls)]
             assert calls == found
     finally:
-        stop.set()
+        loop, stop = stopping[0]
+        loop.call_soon_threadsafe(stop.set)
         server.join(10)
     assert (1, 0) == (fake.stats.logins, fake.stats.rate_limited)
 
