@@ -10,11 +10,10 @@ from planner_async import (
     APIStatusError,
     BlockingPlannerClient,
     ClientStats,
-    EventLoopBlockedError,
-    GetResult,
-    SyncCheckpoint,
     Event,
+    EventLoopBlockedError,
     EventPage,
+    GetResult,
     MemoryQuotaStore,
     MemoryTokenStore,
     PlannerClient,
@@ -24,6 +23,7 @@ from planner_async import (
     RateLimitStatus,
     RetryPolicy,
     Session,
+    SyncCheckpoint,
     TokenStore,
 )
 
@@ -98,6 +98,7 @@ def blocking_usage() -> None:
             found: GetResult = result
         run = client.events.sync(None, lag=10.0)
         for changed in run:
+            updated: datetime | None = changed.updated_at
             checkpoint: SyncCheckpoint | None = run.checkpoint
         status: RateLimitStatus = client.rate_limit
         stats: ClientStats = client.stats
@@ -106,5 +107,5 @@ def blocking_usage() -> None:
         BlockingPlannerClient.from_env(max_retries=2).events.get(1)
     except EventLoopBlockedError as exc:
         message: str = str(exc)
-    del session, event, title, pages, count, found, changed, checkpoint, status, stats
+    del session, event, title, pages, count, found, updated, checkpoint, status, stats
     del patient, message
