@@ -9,6 +9,7 @@ what differs is only that it blocks and returns plain iterators.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Self, TypeVar, Unpack
@@ -59,9 +60,10 @@ class BlockingEventIterator(PortalIterator[Event]):
     ...     print(event.title)
     """
 
-    __slots__ = ("_listing",)
+    __slots__ = ("_keep", "_listing")
 
-    def __init__(self, runner: Runner, listing: EventIterator) -> None:
+    def __init__(self, events: BlockingEvents, listing: EventIterator) -> None:
+        runner, self._keep = events._runner, events  # the client stays open while iterated
         super().__init__(runner, "events.list()", listing.__aiter__)
         self._listing = listing
 
@@ -82,9 +84,10 @@ class BlockingBulkGet(PortalIterator[GetResult]):
     One result per distinct id, in the order of the ids (see :class:`BulkGet`).
     """
 
-    __slots__ = ("_bulk",)
+    __slots__ = ("_bulk", "_keep")
 
-    def __init__(self, runner: Runner, bulk: BulkGet) -> None:
+    def __init__(self, events: BlockingEvents, bulk: BulkGet) -> None:
+        runner, self._keep = events._runner, events  # the client stays open while iterated
         super().__init__(runner, "events.get_many()", bulk.__aiter__)
         self._bulk = bulk
 
@@ -101,9 +104,10 @@ class BlockingEventSync(PortalIterator[Event]):
     and store :attr:`checkpoint` after handling each (see :class:`EventSync`).
     """
 
-    __slots__ = ("_run",)
+    __slots__ = ("_keep", "_run")
 
-    def __init__(self, runner: Runner, run: EventSync) -> None:
+    def __init__(self, events: BlockingEvents, run: EventSync) -> None:
+        runner, self._keep = events._runner, events  # the client stays open while iterated
         super().__init__(runner, "events.sync()", run.__aiter__)
         self._run = run
 
@@ -126,10 +130,11 @@ class BlockingEvents:
     ``get_many`` and ``sync``, with the arguments of :class:`Events`' methods.
     """
 
-    __slots__ = ("_events", "_runner")
+    __slots__ = ("_client", "_events", "_runner")
 
-    def __init__(self, runner: Runner, events: Events) -> None:
-        self._runner = runner
+    def __init__(self, client: BlockingPlannerClient, events: Events) -> None:
+        self._client = client  # kept alive (and so open) while its listings are iterated
+        self._runner = client._runner
         self._events = events
 
     @_arguments_of(Events.get)
@@ -141,19 +146,19 @@ class BlockingEvents:
     def list(self, *args: Any, **kwargs: Any) -> BlockingEventIterator:
         """Iterate matching events, page by page; arguments are checked at once."""
         refuse_in_event_loop("events.list()")
-        return BlockingEventIterator(self._runner, self._events.list(*args, **kwargs))
+        return BlockingEventIterator(self, self._events.list(*args, **kwargs))
 
     @_arguments_of(Events.get_many)
     def get_many(self, *args: Any, **kwargs: Any) -> BlockingBulkGet:
         """Fetch many events by id, ``concurrency`` at a time (see :meth:`Events.get_many`)."""
         refuse_in_event_loop("events.get_many()")
-        return BlockingBulkGet(self._runner, self._events.get_many(*args, **kwargs))
+        return BlockingBulkGet(self, self._events.get_many(*args, **kwargs))
 
     @_arguments_of(Events.sync)
     def sync(self, *args: Any, **kwargs: Any) -> BlockingEventSync:
         """Every event created or changed since ``checkpoint`` (see :meth:`Events.sync`)."""
         refuse_in_event_loop("events.sync()")
-        return BlockingEventSync(self._runner, self._events.sync(*args, **kwargs))
+        return BlockingEventSync(self, self._events.sync(*args, **kwargs))
 
 
 class BlockingPlannerClient:
@@ -171,16 +176,18 @@ class BlockingPlannerClient:
     ``with``) cancels the calls still running and stops the thread within seconds.
     """
 
-    __slots__ = ("_client", "_owner", "_runner", "events")
+    __slots__ = ("__weakref__", "_client", "_parent", "_runner", "events")
 
     def __init__(self, username: str, api_key: str, **options: Unpack[ClientOptions]) -> None:
         self._start(PlannerClient(username, api_key, **options))
 
     def _start(self, client: PlannerClient) -> None:
         self._client = client
-        self._runner = Runner()
-        self._owner = True
-        self.events = BlockingEvents(self._runner, client.events)
+        self._runner = runner = Runner()
+        self._parent: BlockingPlannerClient | None = None
+        self.events = BlockingEvents(self, client.events)
+        # Dropped without close(): stop the thread anyway (a view keeps its parent alive).
+        weakref.finalize(self, runner.close_in_background, client.aclose).atexit = False
 
     @classmethod
     def from_env(cls, **options: Unpack[ClientOptions]) -> Self:
@@ -199,8 +206,8 @@ class BlockingPlannerClient:
         view = type(self).__new__(type(self))
         view._client = self._client.with_options(**options)
         view._runner = self._runner
-        view._owner = False
-        view.events = BlockingEvents(self._runner, view._client.events)
+        view._parent = self
+        view.events = BlockingEvents(view, view._client.events)
         return view
 
     def __repr__(self) -> str:
@@ -224,7 +231,7 @@ class BlockingPlannerClient:
 
         Idempotent and bounded (a few seconds at most); a view's does nothing.
         """
-        if self._owner:
+        if self._parent is None:
             self._runner.close(self._client.aclose)
 
     def authenticate(self) -> Session:

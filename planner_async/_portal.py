@@ -143,6 +143,14 @@ class Runner:
             finally:
                 self._context.__exit__(None, None, None)
 
+    def close_in_background(self, cleanup: Callable[[], Awaitable[object]]) -> None:
+        """:meth:`close` from a new daemon thread: for a finalizer, which may run anywhere
+        (on the loop's own thread included) and must not block."""
+        if not self._closed:
+            threading.Thread(
+                target=self.close, args=(cleanup,), name="planner-async-close", daemon=True
+            ).start()
+
     def close_quietly(self, iterator: AsyncIterator[Any]) -> None:
         """Close an async generator on the loop if it is still there; never raises."""
         aclose = getattr(iterator, "aclose", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -272,3 +273,22 @@ def test_an_iterator_left_early_closes_its_async_generator() -> None:
 
 async def _nothing() -> None:
     return None
+
+
+def _portal_threads() -> int:
+    return sum(thread.name == "planner-async-portal" for thread in threading.enumerate())
+
+
+def test_a_client_dropped_without_close_stops_its_thread(fake: FakePlanner) -> None:
+    """No close(): once the client (and its listings) are unreachable, its thread ends;
+    while a listing of it is iterated, it stays open."""
+    before = _portal_threads()
+    listing = blocking_client(fake).events.list(page_size=100)  # the client itself is dropped
+    assert fake.visible_ids()[:100] == [next(listing).id for _ in range(100)]
+    assert before + 1 == _portal_threads()
+    del listing
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while _portal_threads() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert before == _portal_threads()
