@@ -100,7 +100,12 @@ class Runner:
         return result
 
     def read(self, what: str, func: Callable[[], T]) -> T:
-        """Call the plain function ``func`` on the loop (to read state the loop owns)."""
+        """Call the plain function ``func`` on the loop (to read state the loop owns);
+        once closed, here: nothing changes that state any more (final stats stay readable).
+        """
+        if self._closed:
+            refuse_in_event_loop(what)
+            return func()
         result: T = self._run(what, func)
         return result
 

@@ -184,7 +184,8 @@ def test_calls_inside_a_trio_loop_are_refused(
 
 def test_close_is_idempotent_and_bounded_with_a_call_waiting() -> None:
     """Closing while a thread waits an hour for quota returns within seconds; that thread
-    gets a RuntimeError saying so; a second close is a no-op; later calls are refused."""
+    gets a RuntimeError saying so; a second close is a no-op; later calls are refused
+    (the stats stay readable)."""
     fake = FakePlanner(events=20, seed=4)
     ids = fake.visible_ids()
     client = blocking_client(fake, rate_limits=[(1, 3600.0)])
@@ -211,6 +212,7 @@ def test_close_is_idempotent_and_bounded_with_a_call_waiting() -> None:
     assert "closed" in str(outcome[0])
     with pytest.raises(RuntimeError, match="closed"):
         client.events.get(ids[0])
+    assert 2 == client.stats.requests  # the final counters stay readable: a login, a get
     assert not [t for t in threading.enumerate() if t.name == "planner-async-portal"]
 
 
