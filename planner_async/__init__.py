@@ -7,6 +7,13 @@
 """
 
 from ._auth import TokenState
+from ._blocking import (
+    BlockingBulkGet,
+    BlockingEventIterator,
+    BlockingEvents,
+    BlockingEventSync,
+    BlockingPlannerClient,
+)
 from ._bulk import BulkGet, GetResult
 from ._client import (
     DEFAULT_AUTH_RATE_LIMITS,
@@ -38,6 +45,7 @@ from ._hooks import PauseDetails, QuotaWaitDetails, TokenDetails
 from ._limiter import Permit, QuotaCore, QuotaLimiter, RateLimitStatus, WindowStatus
 from ._models import Event, EventPage, EventStatus, Location, Organiser, Session
 from ._paging import EventWindow
+from ._portal import EventLoopBlockedError
 from ._quota import RateHeaders
 from ._redis import default_prefix
 from ._redis_quota import RedisQuotaStore
@@ -69,12 +77,18 @@ __all__ = [
     "AuthCalls",
     "AuthenticationError",
     "BadRequestError",
+    "BlockingBulkGet",
+    "BlockingEventIterator",
+    "BlockingEventSync",
+    "BlockingEvents",
+    "BlockingPlannerClient",
     "BulkGet",
     "ClientOptions",
     "ClientStats",
     "DeadlineExceededError",
     "Event",
     "EventIterator",
+    "EventLoopBlockedError",
     "EventPage",
     "EventStatus",
     "EventSync",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final, TypedDict
+from typing import Any, Final, TypedDict, cast
 
 import attrs
 import httpx
@@ -19,6 +19,7 @@ from ._call import check_priority
 from ._checks import check_int, check_max_wait, check_number, check_redis_url, check_seconds
 from ._clock import Clock
 from ._hooks import Hooks, PauseDetails, QuotaWaitDetails, TokenDetails
+from ._httpx import AsyncHTTPClient, async_client_types
 from ._quota import DEFAULT_INTERACTIVE_RESERVE, Lane, validate_limits
 from ._retry import RetryDetails, RetryPolicy
 from ._stores import QuotaStore, TokenStore
@@ -50,7 +51,8 @@ class ClientOptions(TypedDict, total=False):
 
     - ``base_url`` (``https://api.forwardplanner.com``): ``https://``, or ``http://`` to a
       loopback host; other plain-http hosts need ``allow_insecure_http=True``.
-    - ``http_client`` (None): an ``httpx.AsyncClient`` to share; never closed by us.
+    - ``http_client`` (None): an ``httpx.AsyncClient`` (or ``httpx2.AsyncClient``) to share;
+      never closed by us.
     - ``timeout`` (30 s, or the given ``http_client``'s own): seconds or an
       ``httpx.Timeout``, applied to every HTTP request.
     - ``max_retries`` (3) / ``retry`` (``RetryPolicy()``): how transient failures are retried.
@@ -83,7 +85,7 @@ class ClientOptions(TypedDict, total=False):
     """
 
     base_url: str
-    http_client: httpx.AsyncClient | None
+    http_client: httpx.AsyncClient | None  # or an httpx2.AsyncClient: see _httpx.AsyncHTTPClient
     timeout: float | httpx.Timeout | None
     max_retries: int | None
     retry: RetryPolicy | None
@@ -183,10 +185,14 @@ def check_redis_options(config: ClientConfig) -> None:
         raise TypeError("give redis_url or quota_store/token_store, not both")
 
 
-def _http_client(value: httpx.AsyncClient | None) -> httpx.AsyncClient | None:
-    if value is not None and not isinstance(value, httpx.AsyncClient):
-        raise TypeError(f"http_client must be an httpx.AsyncClient, got {type(value).__name__}")
-    return value
+def _http_client(value: AsyncHTTPClient | None) -> httpx.AsyncClient | None:
+    if value is not None and not isinstance(value, async_client_types()):
+        raise TypeError(
+            "http_client must be an httpx.AsyncClient or an httpx2.AsyncClient, "
+            f"got {type(value).__name__}"
+        )
+    # httpx2's has the same API: the pipeline drives it as if it were httpx's.
+    return cast("httpx.AsyncClient | None", value)
 
 
 @attrs.frozen(kw_only=True)

@@ -23,10 +23,11 @@ from ._clock import wall_clock
 from ._config import ClientConfig
 from ._exceptions import APIResponseValidationError, PlannerError, error_from_response
 from ._hooks import Hooks, PauseDetails, QuotaWaitDetails
+from ._httpx import http_errors, timeout_tuple
 from ._limiter import Permit, QuotaLimiter
 from ._quota import RateHeaders
 from ._retry import RetryDetails, parse_retry_after
-from ._wire import NOT_SENT, decode_json, send_once, transport_error
+from ._wire import decode_json, send_once, transport_error
 
 __all__ = ["API_PREFIX", "Credentials", "NoCredentials", "Sender", "TokenCredentials"]
 
@@ -208,14 +209,14 @@ class Sender:
 
     def _build(self, call: Call, token: str | None) -> httpx.Request:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else None
-        timeout = self._timeout_of(call)
+        timeout = self._timeout_of(call) or self._http.timeout
         return self._http.build_request(
             call.method,
             self._base_url + call.path,
             params=call.params,
             json=call.json,
             headers=headers,
-            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+            timeout=timeout_tuple(timeout),  # a tuple: httpx's or httpx2's client reads it
         )
 
     async def _send_once(self, call: Call, permit: Permit, token: str | None) -> _Sent:
@@ -225,6 +226,7 @@ class Sender:
             permit.discard()  # it could not even be built: nothing was sent
             raise
         self.counts.requests += 1
+        errors = http_errors()  # httpx's classes, and httpx2's when it is loaded
         try:
             response = await send_once(
                 self._http, request, max_bytes=self._max_bytes, deadline=self._deadline(call)
@@ -232,15 +234,15 @@ class Sender:
         except APIResponseValidationError:
             permit.complete()  # answered, but larger than the cap: final, not worth a retry
             raise
-        except NOT_SENT as exc:
+        except errors.not_sent as exc:
             permit.discard()  # no connection, so nothing reached the server
             return _Sent(None, transport_error(exc, request), token)
-        except httpx.TransportError as exc:
+        except errors.transport as exc:
             # It may have reached the server, and may yet be stamped there: the slot is
             # held for a grace period on top of the window.
             permit.abandon()
             return _Sent(None, transport_error(exc, request), token)
-        except httpx.DecodingError as exc:
+        except errors.decoding as exc:
             error = APIResponseValidationError(f"undecodable response ({type(exc).__name__})")
             return _Sent(None, error, token)
         permit.complete()

@@ -14,6 +14,7 @@ import httpx
 
 from . import _json
 from ._exceptions import APIConnectionError, APIResponseValidationError, APITimeoutError
+from ._httpx import http_errors
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "NOT_SENT", "decode_json", "send_once", "transport_error"]
 
@@ -22,15 +23,10 @@ DEFAULT_MAX_RESPONSE_BYTES: Final = 16 * 1024 * 1024
 _RECODED: Final = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 # The body is kept decoded, so the headers that described the wire form are dropped.
 
-NOT_SENT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.UnsupportedProtocol,
-    httpx.LocalProtocolError,
-)
-"""Transport failures before the request could reach the server (no connection, or our
-side could not write it): nothing was sent, so the quota slot is given back at once."""
+NOT_SENT = http_errors().not_sent
+"""httpx's transport failures before the request could reach the server (no connection, or
+our side could not write it): nothing was sent, so the quota slot is given back at once.
+The pipeline asks :func:`._httpx.http_errors` instead, which knows httpx2's too."""
 
 
 async def send_once(
@@ -60,7 +56,7 @@ async def send_once(
     finally:
         await response.aclose()
     headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _RECODED]
-    return httpx.Response(
+    return type(response)(  # httpx's or httpx2's, like the client that sent it
         response.status_code,
         headers=headers,
         content=body,
@@ -147,7 +143,7 @@ def transport_error(exc: Exception, request: httpx.Request) -> APIConnectionErro
     """
     kind = type(exc).__name__
     host = request.url.host
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, http_errors().timeout):
         return APITimeoutError(f"request to {host} timed out ({kind})", request=request, cause=exc)
     return APIConnectionError(
         f"connection error talking to {host} ({kind}: {exc})", request=request, cause=exc

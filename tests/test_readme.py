@@ -216,6 +216,20 @@ def test_program_block_runs(code: str, env: dict[str, str]) -> None:
     exec(compile(code, "README.md", "exec"), {"__name__": "readme_block"})
 
 
+def test_sync_block_prints_the_fakes_data(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The "Synchronous code" block, run with no event loop, prints events and one login."""
+    [code] = [code for _, code, _ in BLOCKS if "BlockingPlannerClient.from_env()" in code]
+    assert "program" == kind(1, code)
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme_block"})
+    out = capsys.readouterr().out
+    assert "8 titles, 1 login" in out
+    assert re.search(rf"^{QUICK_START_EVENT} .+$", out, re.MULTILINE)
+    assert re.search(r"^1 NotFoundError$", out, re.MULTILINE)
+    assert any("Budget" in line for line in out.splitlines()[1:])
+
+
 @pytest.mark.parametrize("code", _params("fragment"))
 def test_fragment_block_runs_inside_main(
     code: str, env: dict[str, str], served: ServedFake

@@ -8,8 +8,12 @@ import httpx
 
 from planner_async import (
     APIStatusError,
+    BlockingPlannerClient,
+    ClientStats,
     Event,
+    EventLoopBlockedError,
     EventPage,
+    GetResult,
     MemoryQuotaStore,
     MemoryTokenStore,
     PlannerClient,
@@ -19,6 +23,7 @@ from planner_async import (
     RateLimitStatus,
     RetryPolicy,
     Session,
+    SyncCheckpoint,
     TokenStore,
 )
 
@@ -77,3 +82,30 @@ async def usage() -> None:
     store: QuotaStore = MemoryQuotaStore([(1, 1.0)])
     tokens: TokenStore = MemoryTokenStore()
     del session, event, title, pages, total, status, wait, code, quick, fresh, store, tokens
+
+
+def blocking_usage() -> None:
+    with BlockingPlannerClient("u", "k", timeout=30.0, max_wait=60.0) as client:
+        session: Session = client.authenticate()
+        event: Event = client.events.get(98231, timeout=5.0, deadline=30.0)
+        for item in client.events.list(query="budget", start=date(2026, 12, 1), prefetch=2):
+            title: str = item.title
+        for page in client.events.list(page_size=100).pages(prefetch=0):
+            pages: EventPage = page
+        results = client.events.get_many([1, 2, 3], concurrency=4)
+        count: int = len(results)
+        for result in results:
+            found: GetResult = result
+        run = client.events.sync(None, lag=10.0)
+        for changed in run:
+            updated: datetime | None = changed.updated_at
+            checkpoint: SyncCheckpoint | None = run.checkpoint
+        status: RateLimitStatus = client.rate_limit
+        stats: ClientStats = client.stats
+        patient: BlockingPlannerClient = client.with_options(max_wait=300.0)
+    try:
+        BlockingPlannerClient.from_env(max_retries=2).events.get(1)
+    except EventLoopBlockedError as exc:
+        message: str = str(exc)
+    del session, event, title, pages, count, found, updated, checkpoint, status, stats
+    del patient, message
