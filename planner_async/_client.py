@@ -35,6 +35,7 @@ from ._hooks import PauseDetails, QuotaWaitDetails, TokenDetails
 from ._limiter import QuotaLimiter, RateLimitStatus
 from ._models import Session
 from ._pipeline import Pipeline
+from ._redact import Redactor
 from ._redis_setup import RedisStores, permit_lease
 from ._retry import RetryDetails, RetryPolicy
 from ._stores import QuotaStore, TokenStore
@@ -206,6 +207,7 @@ class PlannerClient:
         )
         self._pipeline.tokens = self._tokens
         self.events = Events(self._pipeline, config.clock or wall_clock)
+        self._redactor: Redactor | None = Redactor(self._secrets)  # until aclose
 
     def _make_pipeline(
         self, config: ClientConfig, limiter: QuotaLimiter, auth_limiter: QuotaLimiter
@@ -238,6 +240,7 @@ class PlannerClient:
         view._config = config = attrs.evolve(self._config, **options)
         view._owns_http = False
         view._redis = None  # the original closes the Redis stores
+        view._redactor = None  # ... and leaves the redaction registry
         view._pipeline = self._pipeline.view(config, view._check_usable)
         view.events = Events(view._pipeline, config.clock or wall_clock)
         return view
@@ -291,6 +294,8 @@ class PlannerClient:
         if self._closed:
             return
         self._closed = True
+        if self._redactor is not None:
+            self._redactor.close()
         if self._owns_http:
             await self._http.aclose()
         if self._redis is not None:

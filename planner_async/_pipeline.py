@@ -26,7 +26,6 @@ from ._exceptions import (
     DeadlineExceededError,
     PlannerError,
     error_from_response,
-    remember_secrets,
 )
 from ._hooks import Hooks, PauseDetails, QuotaWaitDetails
 from ._limiter import Permit, QuotaLimiter
@@ -216,7 +215,6 @@ class Pipeline:
     async def auth(self, path: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
         """Send one auth call (no token, the auth limit, no redirects); return its object."""
         self._check_usable()
-        remember_secrets(payload.get("password"), payload.get("refreshToken"))
         data = await self._run(_Call("POST", path, None, payload, False, DEFAULT_OPTIONS))
         if not isinstance(data, dict):
             raise APIResponseValidationError(f"expected a JSON object, got {type(data).__name__}")
