@@ -29,6 +29,7 @@ from ._exceptions import (
 )
 from ._hooks import Hooks, PauseDetails, QuotaWaitDetails
 from ._limiter import Permit, QuotaLimiter
+from ._otel import NO_CALL, CallSpan, Telemetry
 from ._quota import RateHeaders
 from ._retry import RetryDetails, parse_retry_after
 from ._serialization import describe_structure_error
@@ -103,6 +104,7 @@ class _Call:
     attempt: int = 0
     renewed_for: str | None = None  # the token this call last renewed after a 401
     renewed_at: int = -1  # ... and the attempt it was on then
+    span: CallSpan = NO_CALL  # OpenTelemetry: this call's span (a no-op without a provider)
 
 
 @attrs.define(slots=True)
@@ -134,6 +136,7 @@ class Pipeline:
         "_retry",
         "_secrets",
         "_sleep",
+        "_telemetry",
         "_timeout",
         "counts",
         "tokens",
@@ -162,6 +165,7 @@ class Pipeline:
         self._sleep = anyio.sleep if config.sleep is None else config.sleep
         self._secrets = secrets
         self._check_usable = check_usable
+        self._telemetry = Telemetry.create(config.base_url)
         self.tokens: TokenManager | None = None  # set by the client right after
         self.counts = Counts()
 
@@ -233,6 +237,10 @@ class Pipeline:
     # -- the loop ----------------------------------------------------------------------------
 
     async def _run(self, call: _Call) -> Any:
+        with self._telemetry.call(call.method, call.path) as call.span:
+            return await self._attempts(call)
+
+    async def _attempts(self, call: _Call) -> Any:
         while True:
             sent = await self._take_permit(call)
             response = sent.response
@@ -331,9 +339,11 @@ class Pipeline:
             raise
         self.counts.requests += 1
         try:
-            response = await send_once(
-                self._http, request, max_bytes=self._max_bytes, deadline=self._deadline(call)
-            )
+            with call.span.attempt(call.attempt, permit.waited) as attempt:
+                response = await send_once(
+                    self._http, request, max_bytes=self._max_bytes, deadline=self._deadline(call)
+                )
+                attempt.answered(response)
         except APIResponseValidationError:
             permit.complete()  # answered, but larger than the cap: final, not worth a retry
             raise
