@@ -1,9 +1,10 @@
 """OpenTelemetry: a span per client call, a child span per attempt, and a few metrics.
 
-Nothing here imports OpenTelemetry. A :class:`Telemetry` (one per pipeline) looks, at each
-call, whether ``opentelemetry.trace`` has been imported and a tracer provider set; until
-then every call gets the shared no-op span (the cost: one attribute read and one dict
-look-up). Once a provider is seen it builds its tracer and instruments and keeps them.
+Nothing here imports OpenTelemetry. A :class:`Telemetry` (one per pipeline) looks whether
+``opentelemetry.trace`` has been imported and a global tracer provider set, on its first
+call and then at most once a second; until one is, every call gets the shared no-op span
+(the cost: an attribute read and a clock reading, ~0.4 µs a call with its attempts). Once a
+provider is seen it builds its tracer and instruments and keeps them.
 
 With a provider, a call such as ``client.events.get(7)`` gives::
 
@@ -24,6 +25,7 @@ header, body or query value is recorded, and exception texts are redacted.
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 from types import TracebackType
 from typing import Any, Final
@@ -39,6 +41,7 @@ __all__ = ["DEFAULT_LANE", "NO_CALL", "CallSpan", "Telemetry", "operation"]
 DEFAULT_LANE: Final = "interactive"
 """The lane a call is recorded in (the only one until priority lanes exist)."""
 _SCOPE: Final = "planner_async"
+_LOOK_EVERY = 1.0  # seconds between two looks for a tracer provider while none is set
 
 _OPERATIONS: Final = {
     ("GET", "events", False): ("events.list", "/events"),
@@ -110,12 +113,13 @@ class Telemetry:
     ``attempt.answered(response)`` once the answer is in.
     """
 
-    __slots__ = ("_instruments", "_lane", "_server")
+    __slots__ = ("_instruments", "_lane", "_next_look", "_server")
 
     def __init__(self, server: str, lane: str) -> None:
         self._server = server
         self._lane = lane
         self._instruments: _Instruments | None = None
+        self._next_look = 0.0
 
     @classmethod
     def create(cls, base_url: str = "", *, lane: str = DEFAULT_LANE) -> Telemetry:
@@ -126,10 +130,19 @@ class Telemetry:
         """The span of one client call (a no-op until a tracer provider is set)."""
         instruments = self._instruments
         if instruments is None:
-            instruments = self._instruments = _instruments()
+            instruments = self._look()
             if instruments is None:
                 return NO_CALL
         return _CallSpan(instruments, method, path, self._server, self._lane)
+
+    def _look(self) -> _Instruments | None:
+        """Look for a tracer provider, at most once a second while none is set."""
+        now = time.monotonic()
+        if now < self._next_look:
+            return None
+        self._next_look = now + _LOOK_EVERY
+        self._instruments = found = _instruments()
+        return found
 
 
 class _NoAttempt:

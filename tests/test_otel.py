@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from planner_async import MemoryTokenStore, NotFoundError, PlannerClient, RetryPolicy, ServerError
+from planner_async import _otel as otel_module
 from planner_async._otel import NO_CALL, Telemetry, operation
 from planner_async.testing import FakePlanner
 
@@ -128,7 +129,9 @@ def test_without_a_provider_every_call_gets_the_shared_no_op():
 async def test_a_provider_set_after_the_client_is_used_from_then_on(
     client: PlannerClient, rate_fake: FakePlanner, monkeypatch: pytest.MonkeyPatch
 ):
-    """Calls before a provider is set record nothing; the next call after it is traced."""
+    """Calls before a provider is set record nothing; a call after it (once the client has
+    looked again, at most a second later) is traced."""
+    monkeypatch.setattr(otel_module, "_LOOK_EVERY", 0.0)
     spans = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(spans))
