@@ -15,6 +15,7 @@ time jumps ahead whenever every task is waiting, so sleeps of minutes take no re
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -129,3 +130,15 @@ def _no_redactor_left_behind() -> Iterator[None]:
         gc.collect()  # dropped, unclosed clients: their redactors go with them
     if left():
         pytest.fail(f"{left()} client redactor(s) still live: close every client the test made")
+
+
+@pytest.fixture(autouse=True)
+def _no_tracer_provider_left_behind() -> Iterator[None]:
+    """Undo a process-wide OpenTelemetry provider that a test (or a README block) set, the
+    way OpenTelemetry's own test utilities reset them, so later clients do not trace."""
+    yield
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is not None and trace._TRACER_PROVIDER is not None:
+        from opentelemetry.util._once import Once
+
+        trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE = None, Once()
