@@ -28,7 +28,7 @@ from typing import Any
 import anyio
 
 from ._clock import Clock
-from ._exceptions import APIStatusError, APITimeoutError, AuthenticationError, remember_secrets
+from ._exceptions import APIStatusError, APITimeoutError, AuthenticationError
 from ._hooks import Hooks, TokenDetails
 from ._jwt import check_header_token, expiry_from_token
 from ._models import Session
@@ -270,7 +270,6 @@ class TokenManager:
             refresh = check_header_token(refresh, what="refresh token")
         else:
             refresh = previous_refresh  # not rotated: the old one stays good
-        remember_secrets(access, refresh)  # masked in every later message and log line
         now = self._clock()
         expires_at, reason = expiry_from_token(
             access, issued_at=issued, default_lifetime=self._default_lifetime, now=now

@@ -9,6 +9,7 @@ import attrs
 import httpx
 
 from ._checks import check_max_wait, check_seconds
+from ._otel import NO_CALL, CallSpan
 from ._quota import LANES, Lane
 
 __all__ = ["DEFAULT_OPTIONS", "UNSET", "Call", "CallOptions", "Counts", "Unset", "call_options"]
@@ -91,3 +92,4 @@ class Call:
     attempt: int = 0
     renewed_for: str | None = None  # the token this call last renewed after a 401
     renewed_at: int = -1  # ... and the attempt it was on then
+    span: CallSpan = NO_CALL  # OpenTelemetry: this call's span (a no-op without a provider)

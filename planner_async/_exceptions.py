@@ -1,4 +1,4 @@
-"""The exception tree, redaction, and the pure mapping from an HTTP answer to an error.
+"""The exception tree and the pure mapping from an HTTP answer to an error.
 
     PlannerError
     ├── APIStatusError              (status_code, error, message, response, request)
@@ -15,30 +15,25 @@
     │       └── DeadlineExceededError  the caller's overall deadline for one call
     └── StoreUnavailableError       a shared quota/token store (Redis) cannot be used
 
-Every text that came from the server is redacted *before* it is cut, then cut to a
-bounded size: known secrets (API key, tokens) of at least :data:`MIN_SECRET_CHARS`
-characters (given, or remembered with :func:`remember_secrets`), bearer credentials,
-JWT-shaped strings and secret-named fields
-(``"token": ...``, ``password=...``) become ``***``. Errors pickle (the HTTP response and
-request are dropped). The package logger ``planner_async`` carries a filter that applies
-the same redaction (patterns and remembered secrets) to every record.
+Every text that came from the server is redacted (:mod:`._redact`: the client's known
+secrets, bearer credentials, JWTs, secret-named fields) *before* it is cut, then cut to a
+bounded size. Messages built locally are redacted too, against every live client's
+secrets. Errors pickle (the HTTP response and request are dropped).
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import logging
-import re
 from collections.abc import Iterable
 from typing import Any
 
 import httpx
 
+from ._redact import clean_text
+
 __all__ = [
     "MAX_ERROR_CHARS",
     "MAX_MESSAGE_CHARS",
-    "MIN_SECRET_CHARS",
     "APIConnectionError",
     "APIResponseValidationError",
     "APIStatusError",
@@ -53,141 +48,21 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "StoreUnavailableError",
-    "clean_text",
     "error_from_response",
     "parse_error_body",
-    "redact",
-    "remember_secrets",
 ]
 
 MAX_MESSAGE_CHARS = 500
 """A server's ``message`` is cut to this many characters (after redaction)."""
 MAX_ERROR_CHARS = 100
 """A server's ``error`` title is cut to this many characters (after redaction)."""
-MIN_SECRET_CHARS = 4
-"""Known secrets shorter than this are not searched for: they cannot be told from text."""
-_ANYWHERE_SECRET_CHARS = 8  # shorter known secrets only match as whole tokens
 _SNIPPET_CHARS = 200  # a body that is not the error JSON is shown as a snippet this long
 _LOCAL_MESSAGE_CHARS = 2000  # bound on any message built locally around server text
 _REDACT_SCAN_CHARS = 1 << 20  # text beyond this is never shown, so never scanned
-_MASK = "***"
-
-_BEARER = re.compile(r"(?i)\b((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]+")
-# JWT-shaped ("eyJ" is base64 for '{"'), also when cut short to one or two segments.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){0,2}")
-_FIELD = re.compile(
-    r"""(?ix)
-    (?P<key>["']?(?:access[_-]?token|refresh[_-]?token|id[_-]?token|token|password|passwd
-        |api[_-]?key|client[_-]?secret|secret)["']?\s*[:=]\s*)
-    (?:(?P<q>["'])(?:\\.|(?!(?P=q)).)*(?P=q)?|[^\s,;}&"']+)
-    """
-)
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
-_TOKEN_CHAR = "A-Za-z0-9"
-
-
-def _field_mask(match: re.Match[str]) -> str:
-    quote = match.group("q") or ""
-    return f"{match.group('key')}{quote}{_MASK}{quote}"
-
-
-@functools.lru_cache(maxsize=16)
-@functools.lru_cache(maxsize=64)
-def _known_secrets(secrets: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str] | None], ...]:
-    """The usable secrets, longest first, each with its whole-token pattern when it is short.
-
-    Cached per distinct set: redaction runs on every log record and error message.
-    """
-    usable = sorted({s for s in secrets if len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
-    return tuple((s, _whole_token(s) if len(s) < _ANYWHERE_SECRET_CHARS else None) for s in usable)
-
-
-@functools.lru_cache(maxsize=1024)
-def _whole_token(secret: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![{_TOKEN_CHAR}]){re.escape(secret)}(?![{_TOKEN_CHAR}])")
-
-
-def _mask_known(text: str, secrets: tuple[str, ...]) -> str:
-    for secret, whole_token in _known_secrets(secrets):
-        if secret in text:
-            text = (
-                text.replace(secret, _MASK) if whole_token is None else whole_token.sub(_MASK, text)
-            )
-    return text
-
-
-_REMEMBERED: dict[str, None] = {}  # insertion-ordered and bounded: the newest are kept
-_MAX_REMEMBERED = 256
-
-
-def remember_secrets(*secrets: str | None) -> None:
-    """Have every later redaction in this process mask ``secrets`` too.
-
-    The client calls it with its API key and with every token it receives, so that a
-    secret echoed anywhere (an error body, a log line built elsewhere) is masked even where
-    the code that builds the text does not know it. At most the 256 newest are kept.
-    """
-    for secret in secrets:
-        if isinstance(secret, str) and len(secret) >= MIN_SECRET_CHARS:
-            _REMEMBERED.pop(secret, None)
-            _REMEMBERED[secret] = None
-    while len(_REMEMBERED) > _MAX_REMEMBERED:
-        del _REMEMBERED[next(iter(_REMEMBERED))]
-
-
-def redact(text: str, *secrets: str | None) -> str:
-    """Return ``text`` with known ``secrets``, bearer tokens, JWTs and secret fields masked.
-
-    Known secrets are ``secrets`` plus those given to :func:`remember_secrets`. One shorter
-    than :data:`MIN_SECRET_CHARS` is ignored, and one shorter than 8 characters only
-    matches as a whole token, so a short secret never mangles words.
-
-    >>> redact('{"token": "abc"}')
-    '{"token": "***"}'
-    >>> redact("the key is demo-key", "demo-key", "h")
-    'the key is ***'
-    """
-    given = tuple(s for s in secrets if isinstance(s, str))
-    text = _mask_known(text, given + tuple(_REMEMBERED))
-    text = _BEARER.sub(lambda m: m.group(1) + _MASK, text)
-    text = _JWT.sub(_MASK, text)
-    return _FIELD.sub(_field_mask, text)
 
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-def clean_text(text: str, *secrets: str | None, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """Redact ``text``, make it printable on one line, then cut it to ``limit`` characters.
-
-    The order matters: redaction first, so a secret straddling the cut leaks no prefix.
-    Control characters and lone surrogates become U+FFFD.
-
-    >>> clean_text("Bearer abc.def " + "x" * 600, limit=20)
-    'Bearer *** xxxxxxxxx…'
-    """
-    text = redact(text[:_REDACT_SCAN_CHARS], *secrets)
-    text = " ".join(_UNPRINTABLE.sub("\ufffd", text).split())
-    return _cut(text, limit)
-
-
-class _RedactingFilter(logging.Filter):
-    """Masks bearer tokens, JWTs and secret fields in every record of the package logger."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a bad format string: leave it to the handler to report
-            return True
-        record.msg = redact(message)
-        record.args = None
-        return True
-
-
-_LOG_FILTER = _RedactingFilter()
-if not any(isinstance(f, _RedactingFilter) for f in logging.getLogger("planner_async").filters):
-    logging.getLogger("planner_async").addFilter(_LOG_FILTER)
 
 
 def _rebuild(cls: type[PlannerError], args: tuple[Any, ...]) -> PlannerError:
@@ -439,9 +314,15 @@ def parse_error_body(
                 clean_text(error, *secrets, limit=MAX_ERROR_CHARS)
                 if isinstance(error, str)
                 else None,
-                clean_text(message, *secrets) if isinstance(message, str) else "",
+                clean_text(message, *secrets, limit=MAX_MESSAGE_CHARS)
+                if isinstance(message, str)
+                else "",
             )
-    text = clean_text(body[:_REDACT_SCAN_CHARS].decode("utf-8", errors="replace"), *secrets)
+    text = clean_text(
+        body[:_REDACT_SCAN_CHARS].decode("utf-8", errors="replace"),
+        *secrets,
+        limit=MAX_MESSAGE_CHARS,
+    )
     if not text:
         return None, "(empty response body)"
     kind = "HTML page" if "html" in content_type.lower() or text.startswith("<") else "body"

@@ -20,11 +20,10 @@ from typing import Literal, TypeVar
 
 import attrs
 
+from ._logging import log
 from ._retry import RetryDetails
 
 __all__ = ["Hooks", "PauseDetails", "QuotaWaitDetails", "TokenDetails"]
-
-log = logging.getLogger("planner_async")
 
 _D = TypeVar("_D")
 

@@ -25,6 +25,7 @@ from ._exceptions import APIResponseValidationError, PlannerError, error_from_re
 from ._hooks import Hooks, PauseDetails, QuotaWaitDetails
 from ._httpx import http_errors, timeout_tuple
 from ._limiter import Permit, QuotaLimiter
+from ._otel import Telemetry
 from ._quota import RateHeaders
 from ._retry import RetryDetails, parse_retry_after
 from ._wire import decode_json, send_once, transport_error
@@ -116,6 +117,7 @@ class Sender:
         "_retry",
         "_secrets",
         "_sleep",
+        "_telemetry",
         "_timeout",
         "counts",
     )
@@ -142,6 +144,7 @@ class Sender:
         self._timeout = config.timeout
         self._sleep = anyio.sleep if config.sleep is None else config.sleep
         self._secrets = secrets
+        self._telemetry = Telemetry.create(config.base_url, lane=config.priority)
         self.counts = counts
 
     @property
@@ -156,6 +159,10 @@ class Sender:
 
     async def send(self, call: Call) -> Any:
         """Run ``call`` to its JSON answer, retrying what the policy allows."""
+        with self._telemetry.call(call.method, call.path) as call.span:
+            return await self._attempts(call)
+
+    async def _attempts(self, call: Call) -> Any:
         while True:
             sent = await self._take_permit(call)
             response = sent.response
@@ -228,9 +235,11 @@ class Sender:
         self.counts.requests += 1
         errors = http_errors()  # httpx's classes, and httpx2's when it is loaded
         try:
-            response = await send_once(
-                self._http, request, max_bytes=self._max_bytes, deadline=self._deadline(call)
-            )
+            with call.span.attempt(call.attempt, permit.waited) as attempt:
+                response = await send_once(
+                    self._http, request, max_bytes=self._max_bytes, deadline=self._deadline(call)
+                )
+                attempt.answered(response)
         except APIResponseValidationError:
             permit.complete()  # answered, but larger than the cap: final, not worth a retry
             raise

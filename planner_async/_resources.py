@@ -25,6 +25,7 @@ from ._config import ClientConfig
 from ._exceptions import APIResponseValidationError
 from ._limiter import QuotaLimiter
 from ._pipeline import NoCredentials, Sender, TokenCredentials
+from ._redact import Redactor
 from ._shared import SHARED_POLL, AccountShare, share_for
 from ._stores import QuotaStore, TokenStore
 from ._version import USER_AGENT
@@ -106,6 +107,7 @@ class Resources:
         "life",
         "limiter",
         "owns_http",
+        "redactor",
         "redis",
         "share",
         "tokens",
@@ -126,10 +128,12 @@ class Resources:
         self.cache: AnswerCache | None = None
         self.limiter: QuotaLimiter
         self.tokens: TokenManager
+        self.redactor = Redactor(self.secrets)  # masks this client's live secrets everywhere
 
     def secrets(self) -> tuple[str | None, ...]:
         """What to redact: the API key and the current tokens."""
-        return (self.api_key, *self.tokens.secrets)
+        tokens = getattr(self, "tokens", None)
+        return (self.api_key, *(() if tokens is None else tokens.secrets))
 
     def caller(self, config: ClientConfig) -> ApiCaller:
         """An API caller with ``config``'s call settings over these resources."""
@@ -148,6 +152,7 @@ class Resources:
         if self.life.closed:
             return
         self.life.closed = True
+        self.redactor.close()
         self.share = None  # the account's share lives on while another client holds it
         if self.owns_http:
             await self.http.aclose()

@@ -15,6 +15,7 @@ time jumps ahead whenever every task is waiting, so sleeps of minutes take no re
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -23,6 +24,7 @@ import pytest
 import trio.testing
 
 from planner_async import PlannerClient
+from planner_async._redact import live_redactors
 from planner_async._shared import live_shares
 from planner_async.testing import FakePlanner, ManualClock
 
@@ -115,3 +117,37 @@ async def make_client(fake: FakePlanner, clock: ManualClock) -> AsyncIterator[Cl
     for client, http in made:
         await client.aclose()
         await http.aclose()
+
+
+# -- redaction: a test leaves no live client redactor behind ---------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _no_redactor_left_behind() -> Iterator[None]:
+    """Fail a test whose clients are neither closed nor collectable once it ends.
+
+    A client's redactor leaves the registry on ``aclose`` (and, weakly held, when the client
+    is collected): one still live afterwards is a client kept alive and open somewhere.
+    """
+    before = {id(r) for r in live_redactors()}
+
+    def left() -> int:
+        return sum(1 for r in live_redactors() if id(r) not in before)
+
+    yield
+    if left():
+        gc.collect()  # dropped, unclosed clients: their redactors go with them
+    if left():
+        pytest.fail(f"{left()} client redactor(s) still live: close every client the test made")
+
+
+@pytest.fixture(autouse=True)
+def _no_tracer_provider_left_behind() -> Iterator[None]:
+    """Undo a process-wide OpenTelemetry provider that a test (or a README block) set, the
+    way OpenTelemetry's own test utilities reset them, so later clients do not trace."""
+    yield
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is not None and trace._TRACER_PROVIDER is not None:
+        from opentelemetry.util._once import Once
+
+        trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE = None, Once()

@@ -131,7 +131,8 @@ async def test_connection_reset_then_success(api):
             httpx.Response(200, json=event_json(7)),
         ]
     )
-    assert 7 == (await client_for(http).events.get(7)).id
+    async with client_for(http) as client:
+        assert 7 == (await client.events.get(7)).id
     assert 3 == route.call_count
 
 
@@ -139,8 +140,9 @@ async def test_timeout_is_retried_then_raised(api):
     """Timeouts are retried up to max_retries, then raise APITimeoutError."""
     router, http = api
     route = router.get("/events/7").mock(side_effect=httpx.ReadTimeout("slow"))
-    with pytest.raises(APITimeoutError):
-        await client_for(http, max_retries=2).events.get(7)
+    async with client_for(http, max_retries=2) as client:
+        with pytest.raises(APITimeoutError):
+            await client.events.get(7)
     assert 3 == route.call_count
 
 
@@ -209,8 +211,9 @@ async def test_connection_errors_exhaust_into_api_connection_error(api):
     """A connection that always fails raises APIConnectionError after the retries."""
     router, http = api
     router.get("/events/7").mock(side_effect=httpx.ConnectError("refused"))
-    with pytest.raises(APIConnectionError):
-        await client_for(http, max_retries=1).events.get(7)
+    async with client_for(http, max_retries=1) as client:
+        with pytest.raises(APIConnectionError):
+            await client.events.get(7)
 
 
 @pytest.mark.backends("trio-virtual")

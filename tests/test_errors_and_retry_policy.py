@@ -21,7 +21,8 @@ from planner_async import (
 )
 from planner_async._auth import token_expiry
 from planner_async._events import next_page_number
-from planner_async._exceptions import error_from_response, redact
+from planner_async._exceptions import error_from_response
+from planner_async._redact import redact
 from planner_async._retry import parse_retry_after
 from planner_async._serialization import structure_page
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import logging
 import math
@@ -27,11 +28,8 @@ from planner_async import (
 from planner_async._exceptions import (
     MAX_ERROR_CHARS,
     MAX_MESSAGE_CHARS,
-    clean_text,
     error_from_response,
     parse_error_body,
-    redact,
-    remember_secrets,
 )
 from planner_async._jwt import (
     MAX_HEADER_TOKEN_CHARS,
@@ -40,6 +38,10 @@ from planner_async._jwt import (
     jwt_claims,
     usable_exp,
 )
+from planner_async._logging import LOG_FILTER, configure_from_env
+from planner_async._redact import Redactor, clean_text, live_redactors, redact
+
+from support import ClientFactory
 
 KEY = "sk-live-0123456789abcdef"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkZW1vIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
@@ -107,14 +109,14 @@ def test_a_long_secret_never_survives_redaction(prefix: str, secret: str):
 def test_redaction_happens_before_the_cut():
     """A secret crossing the cut leaks no prefix: it is masked first, then the text is cut."""
     text = "x" * (MAX_MESSAGE_CHARS - 5) + KEY
-    cleaned = clean_text(text, KEY)
+    cleaned = clean_text(text, KEY, limit=MAX_MESSAGE_CHARS)
     assert KEY[:4] not in cleaned
     assert cleaned.endswith("xxxxx***")
 
 
 def test_control_characters_and_surrogates_are_made_printable():
     """Terminal escapes, NULs and lone surrogates cannot reach a log line."""
-    assert "a \ufffd[31m b\ufffd c \ufffd" == clean_text("a \x1b[31m b\x00 c \ud800")
+    assert "a \ufffd[31m b\ufffd c \ufffd" == clean_text("a \x1b[31m b\x00 c \ud800", limit=50)
 
 
 def test_five_megabyte_message_gives_a_bounded_error():
@@ -161,24 +163,136 @@ def test_hostile_error_bodies_never_raise(body: bytes):
     assert len(str(error)) < 600
 
 
-def test_remembered_secrets_are_masked_everywhere(caplog: pytest.LogCaptureFixture):
-    """A remembered secret is masked in errors built without it and in package log lines."""
-    secret = f"opaque-{secrets.token_hex(8)}"
-    remember_secrets(secret)
+def test_log_records_of_the_package_logger_are_redacted(caplog: pytest.LogCaptureFixture):
+    """Every record of the ``planner_async`` logger has bearer tokens and JWTs masked."""
     caplog.set_level(logging.DEBUG, logger="planner_async")
-    logging.getLogger("planner_async").debug("renewing with %s", secret)
-    error = APIResponseValidationError(f"invalid literal for int(): {secret!r}")
+    logging.getLogger("planner_async").debug("sent %s with Bearer %s", JWT, "tok-123")
+    assert "sent *** with Bearer ***" == caplog.records[-1].getMessage()
+
+
+# -- per-client redactors and their registry -------------------------------------------------
+
+
+def opaque() -> str:
+    """A secret no pattern recognises: only a redactor can mask it."""
+    return f"opaque{secrets.token_hex(10)}"
+
+
+def test_a_redactor_reads_its_secrets_live():
+    """A token that changes after the redactor was made is masked; the one replaced is not."""
+    held = [opaque()]
+    redactor = Redactor(lambda: tuple(held))
+    first = held[0]
+    held[0] = second = opaque()
+    try:
+        assert f"{first} ***" == redactor.redact(f"{first} {second}")
+    finally:
+        redactor.close()
+
+
+def test_live_redactors_mask_every_log_record_and_local_error(caplog: pytest.LogCaptureFixture):
+    """A live redactor's secret is masked in package log lines and locally built errors."""
+    secret = opaque()
+    redactor = Redactor(lambda: (secret,))
+    caplog.set_level(logging.DEBUG, logger="planner_async")
+    try:
+        logging.getLogger("planner_async").debug("renewing with %s", secret)
+        error = APIResponseValidationError(f"invalid literal for int(): {secret!r}")
+    finally:
+        redactor.close()
     assert ["renewing with ***", "invalid literal for int(): '***'"] == [
         caplog.records[-1].getMessage(),
         str(error),
     ]
 
 
-def test_log_records_of_the_package_logger_are_redacted(caplog: pytest.LogCaptureFixture):
-    """Every record of the ``planner_async`` logger has bearer tokens and JWTs masked."""
+def test_a_closed_redactor_leaves_the_registry():
+    """After close() a redactor is not live and its secrets are no longer searched for."""
+    secret = opaque()
+    redactor = Redactor(lambda: (secret,))
+    assert (True, "***") == (redactor.live, redact(secret))
+    redactor.close()
+    assert (False, secret, False) == (redactor.live, redact(secret), redactor in live_redactors())
+
+
+def test_a_dropped_redactor_leaves_nothing_behind():
+    """A redactor nobody holds leaves the registry when collected, weak reference included."""
+    before = len(live_redactors())
+    Redactor(lambda: (opaque(),))
+    gc.collect()
+    assert (before, ()) == (len(live_redactors()), tuple(r for r in live_redactors() if r is None))
+
+
+def test_no_eviction_among_a_thousand_live_redactors():
+    """The first of 1,000 live redactors is still masked: nothing is evicted."""
+    keys = [opaque() for _ in range(1000)]
+    redactors = [Redactor(lambda key=key: (key,)) for key in keys]
+    try:
+        assert "*** ***" == redact(f"{keys[0]} {keys[-1]}")
+    finally:
+        for redactor in redactors:
+            redactor.close()
+
+
+def test_a_secret_inside_another_clients_secret_leaves_no_part():
+    """Secrets of all live redactors are masked longest first, whoever holds them."""
+    long = opaque()
+    short = long[:12]
+    redactors = [Redactor(lambda: (short,)), Redactor(lambda: (long,))]
+    try:
+        assert "[***]" == redact(f"[{long}]")
+    finally:
+        for redactor in redactors:
+            redactor.close()
+
+
+def test_a_redactor_whose_client_is_half_built_masks_what_it_last_knew():
+    """A secrets callable that raises gives the last secrets read, never an error."""
+    state: dict[str, str] = {"key": opaque()}
+    redactor = Redactor(lambda: (state["key"],))
+    try:
+        redactor.known()
+        key = state.pop("key")
+        assert "***" == redactor.redact(key)
+    finally:
+        redactor.close()
+
+
+def test_the_log_filter_masks_a_traceback(caplog: pytest.LogCaptureFixture):
+    """A live secret inside a logged exception's traceback text is masked too."""
+    secret = opaque()
+    redactor = Redactor(lambda: (secret,))
     caplog.set_level(logging.DEBUG, logger="planner_async")
-    logging.getLogger("planner_async").debug("sent %s with Bearer %s", JWT, "tok-123")
-    assert "sent *** with Bearer ***" == caplog.records[-1].getMessage()
+    try:
+        try:
+            raise ValueError(f"bad {secret}")
+        except ValueError:
+            logging.getLogger("planner_async").warning("hook failed", exc_info=True)
+    finally:
+        redactor.close()
+    assert secret not in caplog.text
+    assert "ValueError: bad ***" in caplog.text
+
+
+def test_planner_log_rejects_unknown_levels():
+    """An unknown ``PLANNER_LOG`` value warns and adds no handler; empty is silently off."""
+    with pytest.warns(UserWarning, match="PLANNER_LOG='loud'"):
+        assert configure_from_env("loud") is None
+    assert configure_from_env("") is None
+    assert LOG_FILTER in logging.getLogger("planner_async").filters
+
+
+@pytest.mark.anyio
+@pytest.mark.backends("asyncio", "trio")
+async def test_a_client_redacts_until_it_is_closed(make_client: ClientFactory):
+    """A client's key is masked while it is open, views included; closing it unregisters."""
+    key = opaque()
+    fake_key_client = make_client(api_key=key)
+    view = fake_key_client.with_options(max_retries=0)
+    await view.aclose()  # a view closes nothing
+    assert "***" == redact(key)
+    await fake_key_client.aclose()
+    assert key == redact(key)
 
 
 # -- the error classes ----------------------------------------------------------------------

@@ -18,11 +18,13 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
-from planner_async import PlannerClient, PlannerError, RetryPolicy
+from planner_async import MemoryTokenStore, PlannerClient, PlannerError, RetryPolicy
+from planner_async.testing import FakePlanner
 
 pytestmark = [pytest.mark.anyio, pytest.mark.backends("asyncio", "trio")]
 
@@ -176,3 +178,47 @@ async def test_no_secret_reaches_logs_errors_or_reprs(caplog: pytest.LogCaptureF
 async def test_no_secret_reaches_the_cause_of_a_structure_error(caplog: pytest.LogCaptureFixture):
     """Events whose wrong-typed fields echo the secrets leak none, even in the cause chain."""
     await faulty_run(caplog, misfits=True)
+
+
+# -- one client among 301: its redactor is never evicted ----------------------------------------
+
+
+async def test_secrets_of_the_first_of_301_clients_never_show(caplog: pytest.LogCaptureFixture):
+    """After 300 other accounts log in, the first client's key and tokens echoed by the
+    server in an error body and in a logged retry appear in no error text and no log record."""
+    caplog.set_level(logging.DEBUG)
+    users = {f"user{i}": f"key{i}{secrets.token_hex(12)}" for i in range(301)}
+    fake = FakePlanner(events=3, users=users, rate_limits=[], auth_rate_limits=[])
+    store = MemoryTokenStore()
+    package_log = logging.getLogger("planner_async")
+    http = httpx.AsyncClient(transport=fake.transport())
+    options: dict[str, Any] = {"base_url": fake.base_url, "http_client": http}
+    first = PlannerClient(
+        "user0",
+        users["user0"],
+        token_store=store,
+        retry=RetryPolicy(max_retries=1, wait_initial=0.0, wait_max=0.0),
+        on_retry=lambda d: package_log.warning("retrying after %s", d.caused_by.response.text),
+        **options,
+    )
+    others = [PlannerClient(name, users[name], **options) for name in list(users)[1:]]
+    async with http:
+        try:
+            for client in [first, *others]:
+                await client.authenticate()
+            state = (await store.load()).state
+            assert state is not None
+            assert state.refresh is not None
+            shown = (users["user0"], state.access, state.refresh)
+            echo = " ".join(f"x{secret}y {secret}" for secret in shown)
+            fake.script("events.get", 503, times=1, body={"error": echo, "message": echo})
+            fake.script("events.get", 500, times=1, body=f"<html>{echo}</html>")
+            with pytest.raises(PlannerError) as info:
+                await first.events.get(1)
+        finally:
+            for client in [first, *others]:
+                await client.aclose()
+    texts = [*exception_texts(info.value), caplog.text]
+    texts += [record.getMessage() for record in caplog.records]
+    assert any("retrying after" in record.getMessage() for record in caplog.records)
+    assert [] == [s[:6] for s in shown if any(s in text for text in texts)]
