@@ -66,8 +66,10 @@ async def usage() -> None:
     except APIStatusError as exc:
         code: int = exc.status_code
     limiter = QuotaLimiter([(10, 1.0)])
-    async with limiter:
-        pass
+    async with limiter.acquire(max_wait=1.0, lane="batch") as permit:
+        permit.complete()
+    await limiter.pause(1.0)
+    eta: float = await limiter.forecast(3, lane="interactive")
     shared = PlannerClient(
         "u",
         "k",
@@ -78,6 +80,9 @@ async def usage() -> None:
     )
     patient = shared.with_options(max_wait=300.0, timeout=httpx.Timeout(5.0))
     quick: Event = await patient.events.get(1, timeout=2.0, max_wait=0.0, deadline=10.0)
+    jobs = PlannerClient("u", "k", priority="batch", coalesce=False, cache_ttl=5.0)
+    later: float = await jobs.forecast(100, priority="batch")
+    urgent: Event = await jobs.events.get(1, priority="interactive")
     fresh: RateLimitStatus = await shared.fetch_rate_limit()
     store: QuotaStore = MemoryQuotaStore([(1, 1.0)])
     tokens: TokenStore = MemoryTokenStore()
