@@ -150,7 +150,7 @@ def test_every_option_has_help_with_an_example():
     epilog of examples."""
     parser = build_parser()
     [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    assert {"demo", "events", "quota"} == set(sub.choices)
+    assert {"demo", "doctor", "events", "quota"} == set(sub.choices)
     for name, command in sub.choices.items():
         assert "examples:" in (command.epilog or ""), name
         for action in command._actions:

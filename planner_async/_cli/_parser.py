@@ -1,0 +1,415 @@
+"""The command line's grammar: the parser, its help texts, and the checks of the arguments.
+
+Every check of what the user typed raises :class:`UsageError` (exit code 2), before any
+request is sent; argparse's own errors exit 2 as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import textwrap
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from .._params import MAX_PAGE_SIZE, SORTS, list_params
+from .._serialization import parse_date_or_datetime
+from .._version import __version__
+from ._formats import FORMATS, check_format
+
+__all__ = ["EXIT_USAGE", "UsageError", "build_parser", "check_args"]
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """The command line asks for something that cannot be done: exit code 2, one line."""
+
+
+_EVENTS_EXAMPLES = """\
+examples:
+  planner-async events --demo --limit 20 --format table
+  planner-async events --from 2026-12-01 --to 2026-12-31 --country GB --format csv -o dec.csv
+  planner-async events --query budget --category Politics --category Economy
+  planner-async events --updated-since 2026-11-01T00:00:00Z --sort -updatedAt
+  planner-async events --from 2026-12-01 --format ics --output planner.ics
+
+Credentials come from PLANNER_USERNAME and PLANNER_API_KEY (and PLANNER_BASE_URL), unless \
+--demo is given. A progress line is drawn on stderr when it is a terminal and the events go \
+to a file or a pipe.
+"""
+
+_DEMO_EXAMPLES = """\
+examples:
+  planner-async demo                      # 3000 events, 100 single fetches, live progress
+  planner-async demo --events 500 --gets 0 --quiet
+  planner-async demo -v 2> demo.log       # the client's DEBUG log: waits, pauses, tokens
+"""
+
+_QUOTA_EXAMPLES = """\
+examples:
+  planner-async quota                     # with PLANNER_USERNAME / PLANNER_API_KEY set
+  planner-async quota --demo --format json
+  planner-async quota --watch             # a live view of every window, until Ctrl-C
+"""
+
+_DOCTOR_EXAMPLES = """\
+examples:
+  planner-async doctor                    # with PLANNER_USERNAME / PLANNER_API_KEY set
+  planner-async doctor --demo             # against the embedded fake server
+
+Checks, one line each: the settings found (never the key), the login, the clock against \
+the server's Date header, Redis (when PLANNER_REDIS_URL is set) and the quota windows' \
+use. Exit code 0 when every check passes, 3 when the login is refused, 1 otherwise.
+"""
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Help wrapped at word boundaries: never inside a word, an option or a path."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        text = self._whitespace_matcher.sub(" ", text).strip()
+        return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines: list[str] = []
+        for line in text.splitlines():
+            lead = indent + line[: len(line) - len(line.lstrip())]
+            more = "    " if line[:1].isspace() else ""  # a long example: indent the rest
+            wrapped = textwrap.wrap(
+                line.strip(),
+                width,
+                initial_indent=lead,
+                subsequent_indent=lead + more,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            lines += wrapped or [""]
+        return "\n".join(lines) + "\n"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2, no usage dump
+        self.exit(EXIT_USAGE, f"planner-async: error: {message}\n")
+
+
+def _when(text: str) -> date | datetime:
+    try:
+        value = parse_date_or_datetime(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or date-time: {text!r}") from None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give the date-time a timezone (Z or +hh:mm): {text!r}")
+    return value
+
+
+def _aware_datetime(text: str) -> datetime:
+    value = _when(text)
+    if not isinstance(value, datetime):
+        raise argparse.ArgumentTypeError(f"need a date-time with a timezone, got a date: {text!r}")
+    return value
+
+
+def _common(parser: argparse.ArgumentParser, *, output: bool = True) -> None:
+    """The options every subcommand takes."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log the client's retries, quota waits, pauses and logins to stderr (DEBUG; "
+        "secrets are never logged), and print the traceback of an unexpected error, "
+        "e.g. -v 2> run.log",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress display on stderr (it is also off when stderr is not a terminal), "
+        "e.g. --quiet",
+    )
+    parser.add_argument(
+        "--session-file",
+        metavar="FILE",
+        type=Path,
+        help="keep the login in FILE (mode 0600) and reuse it in later runs instead of "
+        "logging in each time, e.g. --session-file ~/.cache/planner-async/session.json",
+    )
+    if output:
+        parser.add_argument(
+            "-o",
+            "--output",
+            metavar="FILE",
+            type=Path,
+            help="write to FILE instead of stdout; FILE appears only when complete, keeps "
+            "the mode of the file it replaces, e.g. --output events.csv",
+        )
+
+
+def _demo_flag(parser: argparse.ArgumentParser, command: str) -> None:
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help=f"use the embedded fake server instead of the real API, e.g. {command} --demo",
+    )
+
+
+def _subparser(sub: Any, name: str, help: str, description: str, epilog: str) -> Any:
+    return sub.add_parser(
+        name, help=help, description=description, epilog=epilog, formatter_class=_Help
+    )
+
+
+def _add_events(sub: Any) -> None:
+    events = _subparser(
+        sub,
+        "events",
+        "list events as JSON lines, CSV, a table or an iCalendar file",
+        "List events, following every page.",
+        _EVENTS_EXAMPLES,
+    )
+    _add_filters(events)
+    add = events.add_argument
+    add(
+        "--sort",
+        default="startDate",
+        choices=SORTS,
+        help="order (default: %(default)s), e.g. --sort -updatedAt for newest changes first",
+    )
+    add(
+        "--page-size",
+        type=int,
+        default=MAX_PAGE_SIZE,
+        metavar="N",
+        help=f"events per request, 1 to {MAX_PAGE_SIZE} (default: %(default)s), "
+        "e.g. --page-size 50",
+    )
+    add(
+        "--limit", type=int, default=None, metavar="N", help="stop after N events, e.g. --limit 100"
+    )
+    add(
+        "--format",
+        choices=FORMATS,
+        default="jsonl",
+        help="jsonl (default) or csv, with the same camelCase field names; table for "
+        "reading; ics for calendar apps (needs planner-async[ics]), e.g. --format csv",
+    )
+    _demo_flag(events, "events")
+    _common(events)
+
+
+def _add_filters(events: argparse.ArgumentParser) -> None:
+    """The options that choose which events are listed."""
+    add = events.add_argument
+    add(
+        "--from",
+        dest="start",
+        type=_when,
+        metavar="WHEN",
+        help="events ending on or after WHEN: a date or a date-time with a timezone, "
+        "e.g. --from 2026-12-01 or --from 2026-12-01T09:00:00Z",
+    )
+    add(
+        "--to",
+        dest="end",
+        type=_when,
+        metavar="WHEN",
+        help="events starting on or before WHEN, e.g. --to 2026-12-31",
+    )
+    add("--query", "-q", metavar="TEXT", help="full-text search, e.g. --query budget")
+    add(
+        "--category",
+        action="append",
+        dest="categories",
+        metavar="NAME",
+        help="only this category; repeat for any of several, e.g. --category Politics",
+    )
+    add("--country", metavar="CC", help="ISO 3166 country code, e.g. --country GB")
+    add(
+        "--updated-since",
+        type=_aware_datetime,
+        metavar="WHEN",
+        help="only events changed since WHEN, e.g. --updated-since 2026-11-01T00:00:00Z",
+    )
+
+
+def _add_demo(sub: Any) -> None:
+    demo = _subparser(
+        sub,
+        "demo",
+        "run the client against an embedded fake server (no credentials needed)",
+        "Page through a year of events on an embedded fake server with short tokens, tight "
+        "quotas and injected faults, then fetch some events one by one.",
+        _DEMO_EXAMPLES,
+    )
+    add = demo.add_argument
+    add(
+        "--events",
+        type=int,
+        default=3000,
+        metavar="N",
+        help="events the fake holds (default: %(default)s), e.g. --events 500",
+    )
+    add(
+        "--seed",
+        type=int,
+        default=7,
+        metavar="N",
+        help="seed of the fake's data and faults (default: %(default)s), e.g. --seed 1",
+    )
+    add(
+        "--gets",
+        type=int,
+        default=100,
+        metavar="N",
+        help="single-event fetches after the listing (default: %(default)s), e.g. --gets 0",
+    )
+    _common(demo)
+
+
+def _add_quota(sub: Any) -> None:
+    quota = _subparser(
+        sub,
+        "quota",
+        "print the rate-limit snapshot: per window its limit, use and what is left",
+        "Send one small request (a page of one event), so the numbers include the server's "
+        "own count, then print the client's rate-limit snapshot; with --watch, keep "
+        "drawing it.",
+        _QUOTA_EXAMPLES,
+    )
+    add = quota.add_argument
+    add(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default) or json, e.g. --format json",
+    )
+    add(
+        "--watch",
+        action="store_true",
+        help="a live view of every window (bars, used/limit, next free slot) until Ctrl-C, "
+        "e.g. quota --watch",
+    )
+    add(
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between two frames of --watch (default: %(default)s), e.g. --interval 0.5",
+    )
+    add(
+        "--frames",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop --watch after N frames instead of at Ctrl-C, e.g. --frames 1",
+    )
+    _demo_flag(quota, "quota")
+    _common(quota, output=False)
+
+
+def _add_doctor(sub: Any) -> None:
+    doctor = _subparser(
+        sub,
+        "doctor",
+        "check the settings, the login, the clock, Redis and the quota, one line each",
+        "Check what a run needs, one line per check; never prints the API key.",
+        _DOCTOR_EXAMPLES,
+    )
+    _demo_flag(doctor, "doctor")
+    _common(doctor, output=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser."""
+    parser = _Parser(
+        prog="planner-async",
+        description="Forward Planner API v2 client: list events, check the quota and the "
+        "setup, run a demo.",
+        epilog="Run 'planner-async COMMAND --help' for a command's options and examples.",
+        formatter_class=_Help,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help="print the version"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_demo(sub)
+    _add_doctor(sub)
+    _add_events(sub)
+    _add_quota(sub)
+    return parser
+
+
+# -- checks --------------------------------------------------------------------------------
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Raise :class:`UsageError` for arguments that cannot work, before any request."""
+    if args.command == "demo" and (args.events < 1 or args.gets < 0):
+        raise UsageError("--events must be at least 1 and --gets at least 0")
+    if args.command == "events":
+        _check_events(args)
+    if args.command == "quota" and not (args.interval > 0 and (args.frames or 1) >= 1):
+        raise UsageError("--interval must be above 0 and --frames at least 1")
+    if getattr(args, "output", None) is not None:
+        check_output(args.output)
+    if getattr(args, "session_file", None) is not None:
+        check_session_file(args.session_file)
+    if not getattr(args, "demo", True):
+        check_credentials()
+
+
+def _check_events(args: argparse.Namespace) -> None:
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    try:
+        check_format(args.format)  # e.g. ics without icalendar
+        list_params(
+            start=args.start,
+            end=args.end,
+            query=args.query,
+            categories=args.categories,
+            country=args.country,
+            updated_since=args.updated_since,
+            sort=args.sort,
+            page_size=args.page_size,
+        )
+    except (TypeError, ValueError) as exc:  # the library's own check of these arguments
+        raise UsageError(str(exc)) from None
+
+
+def check_credentials() -> None:
+    """Both credentials are in the environment (``--demo`` needs none)."""
+    missing = [name for name in ("PLANNER_USERNAME", "PLANNER_API_KEY") if not os.getenv(name)]
+    if missing:
+        raise UsageError(f"missing environment variable(s): {', '.join(missing)}")
+
+
+def check_output(path: Path) -> None:
+    """``--output`` names a writable file in an existing folder, or a device/FIFO."""
+    if path.is_dir():
+        raise UsageError(f"--output {path} is a directory")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"--output {path} is not writable")
+    if path.exists() and not path.is_file():
+        return  # /dev/null, a FIFO: written in place
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"--output {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"--output {path}: the folder {folder} is not writable")
+
+
+def check_session_file(path: Path) -> None:
+    """``--session-file`` names a file that can be read and written (its folders are made)."""
+    for candidate in (path, path.with_name(path.name + ".lock")):
+        if candidate.is_dir():
+            raise UsageError(f"--session-file {path}: {candidate} is a directory")
+        if candidate.exists() and not os.access(candidate, os.R_OK | os.W_OK):
+            raise UsageError(f"--session-file {path}: {candidate} is not readable and writable")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UsageError(f"--session-file {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"--session-file {path}: the folder {folder} is not writable")
