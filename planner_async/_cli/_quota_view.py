@@ -73,13 +73,13 @@ def frame_lines(status: RateLimitStatus, width: int) -> list[str]:
     """One frame of ``quota --watch`` as plain lines of at most ``width`` characters."""
     head = f"quota at {time.strftime('%H:%M:%S')}"
     head += f" · paused {status.paused_for:.1f} s · {status.waiting} waiting"
-    size = max(5, min(40, width - 52))
+    size = max(5, min(40, width - 60))  # the rest of a row takes at most 58 columns
     lines = [head[:width]]
     for w in status.windows:
-        used = f"{w.used}/{w.limit}"
         share = w.used / w.limit if w.limit else 1.0
-        row = f"{w.period:>6g} s  {_bar(share, size)}  {used:>11}  {w.remaining:>6} left"
-        lines.append(f"{row}  next free {_next_free(w)}"[:width])
+        used = f"{w.used}/{w.limit}"
+        row = f"{w.period:>5g} s {_bar(share, size)} {used:>9} {w.remaining:>5} left"
+        lines.append(f"{row} · next free {_next_free(w)}"[:width])
     return lines + [line[:width] for line in _lanes(status)]
 
 
@@ -123,7 +123,7 @@ class _RichView:
         bar = max(5, min(40, self._console.width - 50))
         table = Table(
             title=f"quota at {time.strftime('%H:%M:%S')}",
-            caption=f"paused {status.paused_for:.1f} s · {status.waiting} waiting · Ctrl-C stops",
+            caption=f"paused {status.paused_for:.1f} s · {status.waiting} waiting · Ctrl-C ends",
         )
         for name in ("window", "use", "used/limit", "left", "next free"):
             table.add_column(name, justify="left" if name == "use" else "right", no_wrap=True)
