@@ -24,7 +24,8 @@ from ._main import (
     EXIT_USAGE,
     main,
 )
-from ._parser import UsageError, build_parser
+from ._parser import build_parser
+from ._usage import UsageError
 
 __all__ = [
     "EXIT_API",

@@ -19,9 +19,9 @@ from .._version import USER_AGENT
 from ._formats import make_writer
 from ._listing import copy_events, first_page
 from ._output import Console
-from ._parser import UsageError
 from ._progress import Tally, is_terminal, run_with, terminal_width
 from ._quota_view import quota_lines, quota_record, watch_quota
+from ._usage import UsageError
 
 __all__ = ["Run", "demo_command", "events_command", "open_client", "quota_command"]
 
@@ -67,6 +67,8 @@ async def open_client(
     try:
         client = PlannerClient.from_env(**options)
     except (TypeError, ValueError) as exc:  # the settings, checked by the client
+        if http is not None:
+            await http.aclose()
         raise UsageError(str(exc)) from None
     try:
         async with client:

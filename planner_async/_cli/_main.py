@@ -13,7 +13,8 @@ from .._exceptions import APIConnectionError, AuthenticationError, PlannerError,
 from ._commands import Run, demo_command, events_command, quota_command
 from ._doctor import doctor_command
 from ._output import Console, output_file, verbose
-from ._parser import EXIT_USAGE, UsageError, build_parser, check_args
+from ._parser import build_parser
+from ._usage import EXIT_USAGE, UsageError, check_args
 
 __all__ = [
     "EXIT_API",

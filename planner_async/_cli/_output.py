@@ -109,14 +109,12 @@ def _umask() -> int:
     """The process's umask, read without changing it where the system allows."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
+            found = [line.split()[1] for line in status if line.startswith("Umask:")]
+        return int(found[0], 8)
     except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+        mask = os.umask(0o022)  # elsewhere: set and restore it at once
+        os.umask(mask)
+        return mask
 
 
 def _mode_for(path: Path) -> int:
