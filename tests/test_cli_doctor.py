@@ -42,7 +42,7 @@ async def test_doctor_with_a_good_key_passes_every_check(monkeypatch: pytest.Mon
     found = checks(out)
     assert ["settings", "login", "clock", "quota"] == list(found)
     assert {"ok"} == {state for state, _ in found.values()}
-    assert "user demo, PLANNER_API_KEY set" in found["settings"][1]
+    assert found["settings"][1].startswith("user demo, key set, http://127.0.0.1:")
     assert re.fullmatch(
         r"\d+ s (ahead of|behind) the server's Date header \(limit 30 s\)", found["clock"][1]
     )
@@ -63,7 +63,7 @@ async def test_doctor_with_a_wrong_key_fails_naming_the_credentials(
     assert EXIT_AUTH == code
     state, detail = checks(out)["login"]
     assert "FAIL" == state
-    assert "PLANNER_USERNAME / PLANNER_API_KEY" in detail
+    assert "refused (401): check PLANNER_USERNAME and PLANNER_API_KEY" == detail
     assert "wrong-key-456" not in out + err
 
 

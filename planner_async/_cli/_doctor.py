@@ -65,8 +65,8 @@ def _settings(report: _Report) -> bool:
         report.line("FAIL", "settings", f"missing {', '.join(missing)}; base URL {base}")
         return False
     redis = os.getenv("PLANNER_REDIS_URL")
-    where = f"Redis {_safe_url(redis)}" if redis else "quota and tokens in this process"
-    report.line("ok", "settings", f"user {user}, PLANNER_API_KEY set, base URL {base}, {where}")
+    where = f"Redis {_safe_url(redis)}" if redis else "no Redis"
+    report.line("ok", "settings", f"user {user}, key set, {base}, {where}")
     return True
 
 
@@ -142,9 +142,8 @@ async def _login(report: _Report, client: PlannerClient) -> bool:
     try:
         await client.authenticate()
     except AuthenticationError as exc:
-        report.line(
-            "FAIL", "login", f"the server refused PLANNER_USERNAME / PLANNER_API_KEY: {exc}"
-        )
+        detail = f"refused ({exc.status_code}): check PLANNER_USERNAME and PLANNER_API_KEY"
+        report.line("FAIL", "login", detail)
         report.failed = 3
         return False
     except PlannerError as exc:

@@ -12,7 +12,7 @@ from .._client import PlannerClient
 from .._quota import RateLimitStatus, WindowStatus
 from ._progress import is_terminal, terminal_width
 
-__all__ = ["frame_lines", "quota_lines", "quota_record", "watch_quota"]
+__all__ = ["frame_lines", "period_text", "quota_lines", "quota_record", "watch_quota"]
 
 
 def _next_free(window: WindowStatus) -> str:
@@ -64,6 +64,14 @@ def _lanes(status: RateLimitStatus) -> list[str]:
     return lines
 
 
+def period_text(seconds: float) -> str:
+    """A window's period the short way: ``1 s``, ``5 min``, ``1 h``, ``1 d``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
+
+
 def _bar(fraction: float, size: int) -> str:
     done = round(max(0.0, min(1.0, fraction)) * size)
     return "[" + "#" * done + "-" * (size - done) + "]"
@@ -73,12 +81,12 @@ def frame_lines(status: RateLimitStatus, width: int) -> list[str]:
     """One frame of ``quota --watch`` as plain lines of at most ``width`` characters."""
     head = f"quota at {time.strftime('%H:%M:%S')}"
     head += f" · paused {status.paused_for:.1f} s · {status.waiting} waiting"
-    size = max(5, min(40, width - 60))  # the rest of a row takes at most 58 columns
+    size = max(5, min(40, width - 64))  # the rest of a row takes at most 62 columns
     lines = [head[:width]]
     for w in status.windows:
         share = w.used / w.limit if w.limit else 1.0
         used = f"{w.used}/{w.limit}"
-        row = f"{w.period:>5g} s {_bar(share, size)} {used:>9} {w.remaining:>5} left"
+        row = f"{period_text(w.period):>7} {_bar(share, size)} {used:>9} {w.remaining:>5} left"
         lines.append(f"{row} · next free {_next_free(w)}"[:width])
     return lines + [line[:width] for line in _lanes(status)]
 
@@ -120,7 +128,7 @@ class _RichView:
         from rich.progress_bar import ProgressBar
         from rich.table import Table
 
-        bar = max(5, min(40, self._console.width - 50))
+        bar = max(5, min(40, self._console.width - 64))  # the other columns take ~64
         table = Table(
             title=f"quota at {time.strftime('%H:%M:%S')}",
             caption=f"paused {status.paused_for:.1f} s · {status.waiting} waiting · Ctrl-C ends",
@@ -129,7 +137,7 @@ class _RichView:
             table.add_column(name, justify="left" if name == "use" else "right", no_wrap=True)
         for w in status.windows:
             table.add_row(
-                f"{w.period:g} s",
+                period_text(w.period),
                 ProgressBar(total=float(w.limit or 1), completed=float(w.used), width=bar),
                 f"{w.used}/{w.limit}",
                 str(w.remaining),
