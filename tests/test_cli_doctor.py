@@ -163,12 +163,19 @@ class LaneStatus(RateLimitStatus):
 
 def test_watch_frame_fits_80_columns_and_shows_lanes_when_present():
     """A plain frame fits the width, shows a bar per window and one line per lane."""
-    windows = (WindowStatus(40, 1.0, 30, 10, 0.0), WindowStatus(150, 5.0, 150, 0, 1.25))
+    windows = (
+        WindowStatus(40, 1.0, 30, 10, 0.0),
+        WindowStatus(150, 5.0, 150, 0, 1.25),
+        WindowStatus(10000, 86400.0, 10000, 0, None),
+    )
     lines = frame_lines(LaneStatus(windows, 0.0, 3, (Lane("interactive", 1), Lane("batch", 2))), 80)
     assert all(len(line) <= 80 for line in lines)
     assert lines[1].endswith("30/40    10 left · next free now")
     assert lines[2].endswith("150/150     0 left · next free in 1.25 s")
-    assert ["  lane interactive: waiting 1", "  lane batch: waiting 2"] == lines[3:]
+    assert lines[3].endswith(
+        "1 d [################] 10000/10000     0 left · next free when one completes"
+    )
+    assert ["  lane interactive: waiting 1", "  lane batch: waiting 2"] == lines[4:]
 
 
 @pytest.mark.anyio
