@@ -46,7 +46,7 @@ async def test_doctor_with_a_good_key_passes_every_check(monkeypatch: pytest.Mon
     assert re.fullmatch(
         r"\d+ s (ahead of|behind) the server's Date header \(limit 30 s\)", found["clock"][1]
     )
-    assert "60 s: 1/500 used · 3600 s: 1/3000 used · 86400 s: 1/10000 used" == found["quota"][1]
+    assert "1 min: 1/500 used · 1 h: 1/3000 used · 1 d: 1/10000 used" == found["quota"][1]
     assert "s3cret-key-123" not in out + err
 
 
@@ -86,6 +86,17 @@ def test_doctor_reports_missing_settings(monkeypatch: pytest.MonkeyPatch):
         checks(out)["settings"][0],
         checks(out)["settings"][1].split(" base")[0],
     )
+
+
+def test_doctor_reports_settings_the_client_refuses(monkeypatch: pytest.MonkeyPatch):
+    """A plain-HTTP remote base URL: a failed line of the doctor's own, exit 1."""
+    monkeypatch.setenv("PLANNER_USERNAME", "demo")
+    monkeypatch.setenv("PLANNER_API_KEY", "demo-key")
+    monkeypatch.setenv("PLANNER_BASE_URL", "http://planner.example/api/v2")
+    monkeypatch.delenv("PLANNER_REDIS_URL", raising=False)
+    code, out, err = run_cli(["doctor"])
+    assert (1, "") == (code, err)
+    assert "FAIL" == checks(out)["client"][0]
 
 
 def test_doctor_reports_an_unreachable_redis_without_its_password(

@@ -23,6 +23,9 @@ from .._exceptions import AuthenticationError, PlannerError
 from .._quota import RateLimitStatus
 from ._commands import Run, open_client
 from ._listing import first_page
+from ._quota_view import period_text
+from ._text import printable
+from ._usage import UsageError
 
 __all__ = ["MAX_SKEW", "doctor_command"]
 
@@ -36,7 +39,7 @@ class _Report:
     failed: int = 0  # the exit code so far
 
     def line(self, state: str, name: str, detail: str) -> None:
-        self.run.out.write(f"{state:<4}  {name:<8}  {detail}\n")
+        self.run.out.write(f"{state:<4}  {name:<8}  {printable(detail)}\n")
         self.run.out.flush()
         if state == "FAIL" and not self.failed:
             self.failed = 1
@@ -131,7 +134,7 @@ def _clock(report: _Report, seen: _DateSeen) -> None:
 
 def _quota(report: _Report, status: RateLimitStatus) -> None:
     """The windows' use, as ``planner-async quota`` counts it; warn when one is full."""
-    used = " · ".join(f"{w.period:g} s: {w.used}/{w.limit} used" for w in status.windows)
+    used = " · ".join(f"{period_text(w.period)}: {w.used}/{w.limit} used" for w in status.windows)
     full = [w for w in status.windows if w.remaining == 0]
     state = "warn" if full or status.paused_for > 0 else "ok"
     paused = f"; paused {status.paused_for:.1f} s" if status.paused_for > 0 else ""
@@ -160,13 +163,23 @@ async def doctor_command(run: Run) -> int:
         return report.failed
     await _redis(report)
     seen = _DateSeen()
-    hooks = {"response": [seen]}
-    async with open_client(run.args, event_hooks=hooks, max_retries=1) as (client, _host):
-        if await _login(report, client):
-            try:
-                await first_page(client.events.list(page_size=1).pages())
-            except PlannerError as exc:
-                report.line("FAIL", "events", f"{type(exc).__name__}: {exc}")
-            _clock(report, seen)
-            _quota(report, await client.fetch_rate_limit())
+    try:
+        async with open_client(run.args, event_hooks={"response": [seen]}, max_retries=1) as (
+            client,
+            _host,
+        ):
+            if await _login(report, client):
+                await _events(report, client)
+                _clock(report, seen)
+                _quota(report, await client.fetch_rate_limit())
+    except UsageError as exc:  # settings the client refuses, e.g. a plain-HTTP remote URL
+        report.line("FAIL", "client", str(exc))
     return report.failed
+
+
+async def _events(report: _Report, client: PlannerClient) -> None:
+    """One page of one event: the server's own count of the quota comes with it."""
+    try:
+        await first_page(client.events.list(page_size=1).pages())
+    except PlannerError as exc:
+        report.line("FAIL", "events", f"{type(exc).__name__}: {exc}")
