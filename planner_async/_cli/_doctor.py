@@ -163,11 +163,9 @@ async def doctor_command(run: Run) -> int:
         return report.failed
     await _redis(report)
     seen = _DateSeen()
+    opened = open_client(run.args, event_hooks={"response": [seen]}, max_retries=1)
     try:
-        async with open_client(run.args, event_hooks={"response": [seen]}, max_retries=1) as (
-            client,
-            _host,
-        ):
+        async with opened as (client, _host):
             if await _login(report, client):
                 await _events(report, client)
                 _clock(report, seen)
