@@ -160,7 +160,7 @@ def _open_view(out: TextIO) -> _View:
             return _RichView(out)
         except ImportError:
             pass
-    return _PlainView(out, terminal_width(out) if is_terminal(out) else 100)
+    return _PlainView(out, terminal_width(out))
 
 
 async def watch_quota(
