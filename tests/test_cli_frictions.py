@@ -105,8 +105,10 @@ def help_text(argv: list[str], columns: int, monkeypatch, capsys) -> str:
 @pytest.mark.parametrize("command", [[], ["demo"], ["doctor"], ["events"], ["quota"]])
 def test_help_wraps_at_word_boundaries_at_80_columns(command, monkeypatch, capsys):
     """Every help line fits 80 columns, and no word, option or path is broken: the words are
-    those of the unwrapped help."""
+    those of the unwrapped help, and every example keeps its line."""
     narrow = help_text([*command, "--help"], 80, monkeypatch, capsys)
     wide = help_text([*command, "--help"], 1000, monkeypatch, capsys)
     assert [] == [line for line in narrow.splitlines() if len(line) > 80]
     assert sorted(wide.split()) == sorted(narrow.split())
+    examples = [line for line in wide.splitlines() if line.startswith("  planner-async ")]
+    assert [] == [line for line in examples if line not in narrow.splitlines()]

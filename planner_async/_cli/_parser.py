@@ -22,7 +22,7 @@ __all__ = ["build_parser"]
 _EVENTS_EXAMPLES = """\
 examples:
   planner-async events --demo --limit 20 --format table
-  planner-async events --from 2026-12-01 --to 2026-12-31 --country GB --format csv -o dec.csv
+  planner-async events --from 2026-12-01 --country GB --format csv -o dec.csv
   planner-async events --query budget --category Politics --category Economy
   planner-async events --updated-since 2026-11-01T00:00:00Z --sort -updatedAt
   planner-async events --from 2026-12-01 --format ics --output planner.ics
@@ -34,22 +34,22 @@ to a file or a pipe.
 
 _DEMO_EXAMPLES = """\
 examples:
-  planner-async demo                      # 3000 events, 100 single fetches, live progress
+  planner-async demo                  # 3000 events, 100 gets, live progress
   planner-async demo --events 500 --gets 0 --quiet
-  planner-async demo -v 2> demo.log       # the client's DEBUG log: waits, pauses, tokens
+  planner-async demo -v 2> demo.log   # the DEBUG log: waits, pauses, tokens
 """
 
 _QUOTA_EXAMPLES = """\
 examples:
-  planner-async quota                     # with PLANNER_USERNAME / PLANNER_API_KEY set
+  planner-async quota                 # credentials from the environment
   planner-async quota --demo --format json
-  planner-async quota --watch             # a live view of every window, until Ctrl-C
+  planner-async quota --watch         # live view of every window, to Ctrl-C
 """
 
 _DOCTOR_EXAMPLES = """\
 examples:
-  planner-async doctor                    # with PLANNER_USERNAME / PLANNER_API_KEY set
-  planner-async doctor --demo             # against the embedded fake server
+  planner-async doctor                # credentials from the environment
+  planner-async doctor --demo         # against the embedded fake server
 
 Checks, one line each: the settings found (never the key), the login, the clock against \
 the server's Date header, Redis (when PLANNER_REDIS_URL is set) and the quota windows' \
