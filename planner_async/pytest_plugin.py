@@ -33,8 +33,6 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 
 if TYPE_CHECKING:
-    import httpx
-
     from ._client import PlannerClient
     from .testing import FakePlanner, ManualClock
 
@@ -111,27 +109,17 @@ def planner_client(
     it, whichever plugin (pytest-asyncio, anyio) and backend (asyncio, trio) runs it.
     """
     import anyio
-    import httpx
-
-    from ._client import PlannerClient
 
     options = marker_options(request.node)
     username, api_key = _first_user(options.get("users"))
     limits = {name: options[name] for name in _CLIENT_LIMITS if name in options}
-    http = httpx.AsyncClient(transport=fake_planner.transport())
-    client = PlannerClient(
-        username,
-        api_key,
-        base_url=fake_planner.base_url,
-        http_client=http,
-        clock=planner_clock,
-        sleep=planner_clock.sleep,
-        **limits,
+    client = fake_planner.client(
+        username, api_key, clock=planner_clock, sleep=planner_clock.sleep, **limits
     )
     try:
         yield client
     finally:
-        anyio.run(_close, client, http)
+        anyio.run(client.aclose)
 
 
 def _first_user(users: Mapping[str, str] | None) -> tuple[str, str]:
@@ -140,8 +128,3 @@ def _first_user(users: Mapping[str, str] | None) -> tuple[str, str]:
     if not users:
         raise ValueError("@pytest.mark.planner(users=...) needs at least one user")
     return next(iter(users.items()))
-
-
-async def _close(client: PlannerClient, http: httpx.AsyncClient) -> None:
-    await client.aclose()
-    await http.aclose()

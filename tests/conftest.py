@@ -19,7 +19,6 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
 import pytest
 import trio.testing
 
@@ -97,26 +96,20 @@ def fake(clock: ManualClock) -> FakePlanner:
 @pytest.fixture
 async def make_client(fake: FakePlanner, clock: ManualClock) -> AsyncIterator[ClientFactory]:
     """Build clients on ``fake`` over an in-process transport; all are closed at the end."""
-    made: list[tuple[PlannerClient, httpx.AsyncClient]] = []
+    made: list[PlannerClient] = []
 
     def factory(**kwargs: Any) -> PlannerClient:
-        http = httpx.AsyncClient(transport=kwargs.pop("transport", None) or fake.transport())
         kwargs.setdefault("clock", clock)
         kwargs.setdefault("retry", NO_WAIT)
-        client = PlannerClient(
-            kwargs.pop("username", "demo"),
-            kwargs.pop("api_key", "demo-key"),
-            base_url=fake.base_url,
-            http_client=http,
-            **kwargs,
+        client = fake.client(
+            kwargs.pop("username", "demo"), kwargs.pop("api_key", "demo-key"), **kwargs
         )
-        made.append((client, http))
+        made.append(client)
         return client
 
     yield factory
-    for client, http in made:
+    for client in made:
         await client.aclose()
-        await http.aclose()
 
 
 # -- redaction: a test leaves no live client redactor behind ---------------------------------

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 import anyio
 import httpx
+import pytest
 import respx
 
 from planner_async import PlannerClient, RetryPolicy
+from planner_async._cli import main
+from planner_async.testing import FakePlanner
 
 #: Retry waits of zero: tests check that retries happen, not that they sleep.
 NO_WAIT = RetryPolicy(wait_initial=0.0, wait_max=0.0)
@@ -72,3 +76,22 @@ def mocked_api(**kwargs: object) -> tuple[respx.MockRouter, httpx.AsyncClient]:
 def event_json(event_id: int, **fields: object) -> dict[str, object]:
     """A minimal wire event."""
     return {"id": event_id, "title": f"Event {event_id}", **fields}
+
+
+def run_cli(argv: list[str], err: io.StringIO | None = None) -> tuple[int, str, str]:
+    """Run ``planner-async argv`` in-process; return (exit code, stdout, stderr)."""
+    out, errors = io.StringIO(), err if err is not None else io.StringIO()
+    code = main(argv, out=out, err=errors)
+    return code, out.getvalue(), errors.getvalue()
+
+
+async def run_cli_served(
+    fake: FakePlanner, argv: list[str], monkeypatch: pytest.MonkeyPatch, api_key: str = "demo-key"
+) -> tuple[int, str, str]:
+    """Serve ``fake`` on loopback and run ``planner-async argv`` (in a thread) against it,
+    with the credentials in the environment."""
+    async with fake.serve() as base_url:
+        monkeypatch.setenv("PLANNER_USERNAME", "demo")
+        monkeypatch.setenv("PLANNER_API_KEY", api_key)
+        monkeypatch.setenv("PLANNER_BASE_URL", base_url)
+        return await anyio.to_thread.run_sync(run_cli, argv)

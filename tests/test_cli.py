@@ -150,7 +150,7 @@ def test_every_option_has_help_with_an_example():
     epilog of examples."""
     parser = build_parser()
     [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    assert {"demo", "events", "quota"} == set(sub.choices)
+    assert {"demo", "doctor", "events", "quota"} == set(sub.choices)
     for name, command in sub.choices.items():
         assert "examples:" in (command.epilog or ""), name
         for action in command._actions:
@@ -260,3 +260,40 @@ def test_no_progress_over_events_printed_on_the_terminal():
     assert 0 == main(["events", "--demo", "--limit", "5", "--format", "table"], out=out, err=err)
     assert "" == err.getvalue()
     assert 6 == len(out.getvalue().splitlines())
+
+
+async def _bug(*args: object, **kwargs: object) -> None:
+    raise ValueError("a library bug, not bad arguments")
+
+
+def test_unexpected_error_is_one_line_exit_1(monkeypatch: pytest.MonkeyPatch):
+    """A ValueError from inside the run (not an argument check) exits 1 with one line that
+    points at -v; only UsageError exits 2."""
+    monkeypatch.setattr("planner_async._cli._commands.copy_events", _bug)
+    code, _, err = run(["events", "--demo"])
+    assert 1 == code
+    assert (
+        "planner-async: unexpected error: ValueError: a library bug, not bad arguments "
+        "(run with -v for the traceback)\n"
+    ) == err
+
+
+def test_unexpected_error_with_verbose_prints_the_traceback(monkeypatch: pytest.MonkeyPatch):
+    """With ``-v`` the unexpected error's line is followed by its traceback."""
+    monkeypatch.setattr("planner_async._cli._commands.copy_events", _bug)
+    code, _, err = run(["events", "--demo", "-v"])
+    assert 1 == code
+    assert "planner-async: unexpected error: ValueError: a library bug" in err
+    assert "Traceback (most recent call last)" in err
+    assert 'in _bug\n    raise ValueError("a library bug' in err
+
+
+def test_a_bad_base_url_is_a_usage_error(monkeypatch: pytest.MonkeyPatch):
+    """Settings the client refuses (a plain-HTTP remote base URL) exit 2 before any request."""
+    monkeypatch.setenv("PLANNER_USERNAME", "demo")
+    monkeypatch.setenv("PLANNER_API_KEY", "demo-key")
+    monkeypatch.setenv("PLANNER_BASE_URL", "http://planner.example/api/v2")
+    code, _, err = run(["events"])
+    assert EXIT_USAGE == code
+    assert err.startswith("planner-async: error: ")
+    assert 1 == len(err.strip().splitlines())

@@ -14,7 +14,7 @@ import pytest
 
 from planner_async import Event, Location
 from planner_async._cli import main
-from planner_async._formats import CSV_FIELDS, check_format, make_writer
+from planner_async._cli._formats import CSV_FIELDS, check_format, make_writer
 
 
 def run(argv: list[str]) -> str:
@@ -57,13 +57,13 @@ def test_csv_and_jsonl_use_the_same_field_names(jsonl_rows, csv_rows):
 
 
 def test_csv_values_match_jsonl_with_proper_booleans(jsonl_rows, csv_rows):
-    """CSV cells hold the JSON values: true/false booleans, lists joined by ';', '' for null."""
+    """CSV cells hold the JSON values: true/false booleans, lists as JSON arrays, '' for null."""
     assert [str(row["id"]) for row in jsonl_rows] == [row["id"] for row in csv_rows]
     for record, row in zip(jsonl_rows, csv_rows, strict=True):
         flat = flatten(record)
         assert ("true" if flat["allDay"] else "false") == row["allDay"]
         assert (flat.get("description") or "") == row["description"]
-        assert ";".join(flat["categories"]) == row["categories"]
+        assert flat["categories"] == json.loads(row["categories"])
         assert (flat.get("location.city") or "") == row["location.city"]
     assert {"true", "false"} == {row["allDay"] for row in csv_rows}
     assert all(isinstance(record["allDay"], bool) for record in jsonl_rows)

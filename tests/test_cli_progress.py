@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from planner_async import PauseDetails, RateLimitStatus, WindowStatus
-from planner_async._progress import (
+from planner_async._cli._progress import (
     PlainDisplay,
     Reporter,
     RichDisplay,

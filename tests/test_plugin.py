@@ -234,3 +234,19 @@ async def test_quota_waits_and_pauses_take_no_real_time(
         await planner_client.events.get(second)  # waits 30 s of quota
         fake_planner.fail_next(1, status=429, retry_after=20, endpoint="events.get")
         await planner_client.events.get(first)  # pauses 20 s, then retries
+
+
+@pytest.mark.anyio
+async def test_fake_client_is_wired_in_process_with_options_passed_through():
+    """``FakePlanner.client()`` logs in as the fake's first user over the in-process
+    transport; keyword options reach the client."""
+    clock = ManualClock()
+    fake = FakePlanner(events=5, users={"ann": "ann-key"}, clock=clock)
+    seen: list[object] = []
+    async with fake.client(clock=clock, on_token=seen.append, max_retries=0) as client:
+        assert isinstance(client, PlannerClient)
+        event = await client.events.get(fake.visible_ids("ann")[0])
+    assert 1 == fake.stats.logins
+    assert event.id == fake.visible_ids("ann")[0]
+    assert 1 == len(seen)
+    assert ["auth", "events.get"] == [request.endpoint for request in fake.requests]

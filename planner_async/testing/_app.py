@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -28,6 +28,9 @@ from ._stats import FakeStats
 from ._store import EventStore, wire_event
 from ._tokens import TokenAuthority
 from ._transport import DroppingASGITransport
+
+if TYPE_CHECKING:
+    from .._client import PlannerClient
 
 __all__ = ["FakePlanner"]
 
@@ -326,6 +329,38 @@ class FakePlanner:
     def transport(self) -> httpx.AsyncBaseTransport:
         """An httpx transport that calls this app in-process, turning drops into errors."""
         return DroppingASGITransport(self)
+
+    def client(
+        self,
+        username: str | None = None,
+        api_key: str | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **options: Any,
+    ) -> PlannerClient:
+        """A :class:`~planner_async.PlannerClient` wired to this fake in-process.
+
+        It logs in as ``username`` with ``api_key`` (default: the fake's first user);
+        ``transport`` replaces :meth:`transport` (e.g. one wrapping it), and the other
+        keywords are the client's own options, passed through. Unless ``http_client=`` is
+        given, the client talks through an httpx client over the in-process transport,
+        which holds no socket: closing the :class:`PlannerClient` is all the cleanup.
+
+        >>> client = FakePlanner(events=10).client(max_retries=0)
+        """
+        from .._client import PlannerClient
+
+        if username is None:
+            if not self._auth.users:
+                raise ValueError("this FakePlanner has no users: give username and api_key")
+            username, default_key = next(iter(self._auth.users.items()))
+            api_key = default_key if api_key is None else api_key
+        if api_key is None:
+            api_key = self._auth.users.get(username, "")
+        if options.get("http_client") is None:
+            options["http_client"] = httpx.AsyncClient(transport=transport or self.transport())
+        options.setdefault("base_url", self.base_url)
+        return PlannerClient(username, api_key, **options)
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> AbstractAsyncContextManager[str]:
         """Serve this app with uvicorn on a real socket; the context yields the base URL.

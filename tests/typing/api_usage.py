@@ -83,6 +83,7 @@ async def usage() -> None:
     jobs = PlannerClient("u", "k", priority="batch", coalesce=False, cache_ttl=5.0)
     later: float = await jobs.forecast(100, priority="batch")
     urgent: Event = await jobs.events.get(1, priority="interactive")
+    del eta, later, urgent
     fresh: RateLimitStatus = await shared.fetch_rate_limit()
     store: QuotaStore = MemoryQuotaStore([(1, 1.0)])
     tokens: TokenStore = MemoryTokenStore()

@@ -21,9 +21,10 @@ from typing import Any, Protocol, TextIO, TypeVar
 import anyio
 import attrs
 
-from ._hooks import PauseDetails, QuotaWaitDetails
-from ._quota import RateLimitStatus
-from ._retry import RetryDetails
+from .._hooks import PauseDetails, QuotaWaitDetails
+from .._quota import RateLimitStatus
+from .._retry import RetryDetails
+from ._text import printable
 
 __all__ = ["Reporter", "Snapshot", "Tally", "open_reporter", "render_line", "run_with"]
 
@@ -129,7 +130,7 @@ def render_line(snap: Snapshot, width: int) -> str:
     parts.append(f"{snap.elapsed:.1f}s")
     while len(parts) > 1 and len(" · ".join(parts)) > width:
         parts.pop()
-    line = " · ".join(parts)
+    line = printable(" · ".join(parts))
     return line if len(line) <= width else line[: max(0, width - 1)] + "…"
 
 
@@ -185,6 +186,7 @@ class PlainDisplay:
 
     def print_above(self, text: str) -> None:
         """Clear the line, write ``text``; the next ``show`` redraws the progress."""
+        text = printable(text, lines=True)
         self._stream.write("\r" + " " * self._drawn + "\r" + text)
         self._drawn = 0
         self._stream.flush()
@@ -241,7 +243,8 @@ class RichDisplay:
 
     def print_above(self, text: str) -> None:
         """Print ``text`` above the live line."""
-        self._live.console.print(text.rstrip("\n"), markup=False, highlight=False)
+        text = printable(text.rstrip("\n"), lines=True)
+        self._live.console.print(text, markup=False, highlight=False)
 
     def close(self, snap: Snapshot) -> None:
         """Draw the final state and stop the live display."""

@@ -6,20 +6,21 @@ Used by ``planner-async demo`` and by ``planner-async events --demo``.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from datetime import date
+from typing import Any
 
 import anyio
 import attrs
 import httpx
 
-from ._client import PlannerClient
-from ._exceptions import NotFoundError, PermissionDeniedError
-from ._hooks import PauseDetails, QuotaWaitDetails
+from .._client import PlannerClient
+from .._exceptions import NotFoundError, PermissionDeniedError
+from .._retry import RetryPolicy
+from ..testing import FakePlanner, Faults
+from ._listing import first_page
 from ._progress import Reporter, Tally, run_with
-from ._retry import RetryDetails, RetryPolicy
-from .testing import FakePlanner, Faults
 
 __all__ = ["DemoSummary", "demo_client", "run_demo"]
 
@@ -27,6 +28,7 @@ DEMO_USER = "demo"
 DEMO_KEY = "demo-key"  # the embedded fake server's own credential, not a secret
 DEMO_LIMITS = ((40, 1.0), (150, 5.0))
 DEMO_AUTH_LIMITS = ((10, 1.0),)
+_YEAR = (date(2026, 1, 1), date(2026, 12, 31))
 
 
 @asynccontextmanager
@@ -36,13 +38,13 @@ async def demo_client(
     seed: int = 7,
     token_lifetime: float = 2.5,
     faults: bool = True,
-    on_retry: Callable[[RetryDetails], object] | None = None,
-    on_quota_wait: Callable[[QuotaWaitDetails], object] | None = None,
-    on_pause: Callable[[PauseDetails], object] | None = None,
+    event_hooks: Mapping[str, list[Any]] | None = None,
+    **options: Any,
 ) -> AsyncIterator[tuple[PlannerClient, FakePlanner]]:
     """A client wired to an in-process ``FakePlanner``: short tokens, tight quotas, faults.
 
-    The ``on_*`` keywords are the client's hooks (see :func:`hook_kwargs`).
+    ``options`` are the client's (e.g. its ``on_*`` hooks); ``event_hooks`` go on its
+    httpx client.
     """
     fake = FakePlanner(
         events=events,
@@ -59,25 +61,18 @@ async def demo_client(
             seed=seed,
         ),
     )
-    http = httpx.AsyncClient(transport=fake.transport())
-    client = PlannerClient(
-        DEMO_USER,
-        DEMO_KEY,
-        base_url=fake.base_url,
-        http_client=http,
-        rate_limits=DEMO_LIMITS,
-        auth_rate_limits=DEMO_AUTH_LIMITS,
-        refresh_margin=0.5,
-        retry=RetryPolicy(max_retries=5, wait_initial=0.05, wait_max=1.0),
-        on_retry=on_retry,
-        on_quota_wait=on_quota_wait,
-        on_pause=on_pause,
-    )
-    try:
-        async with client:
-            yield client, fake
-    finally:
-        await http.aclose()
+    if event_hooks is not None:
+        options["http_client"] = httpx.AsyncClient(
+            transport=fake.transport(), event_hooks=event_hooks
+        )
+    settings: dict[str, Any] = {
+        "rate_limits": DEMO_LIMITS,
+        "auth_rate_limits": DEMO_AUTH_LIMITS,
+        "refresh_margin": 0.5,
+        "retry": RetryPolicy(max_retries=5, wait_initial=0.05, wait_max=1.0),
+    }
+    async with fake.client(DEMO_USER, DEMO_KEY, **{**settings, **options}) as client:
+        yield client, fake
 
 
 @attrs.frozen
@@ -151,24 +146,26 @@ async def run_demo(
 async def _list_months(
     client: PlannerClient, tally: Tally, limit: anyio.CapacityLimiter
 ) -> set[int]:
-    """List each month of 2026 in parallel; return the distinct event ids seen."""
+    """List each month of 2026 in parallel; return the distinct event ids seen.
+
+    Months overlap (an event spanning two is listed in both), so the display counts
+    distinct events against the year's total: the bar ends on the summary's count.
+    """
     seen: set[int] = set()
-    tally.total = 0
+    year = await first_page(client.events.list(start=_YEAR[0], end=_YEAR[1], page_size=1).pages())
+    tally.total = year.total_items if year is not None else None
 
     async def month(start: date, end: date) -> None:
         async with limit:
-            first = True
             async for page in client.events.list(start=start, end=end, page_size=50).pages():
-                if first and page.total_items is not None:
-                    tally.total = (tally.total or 0) + page.total_items
-                first = False
                 tally.pages += 1
-                tally.events += len(page.items)
-                seen.update(event.id for event in page.items)  # months overlap at edges
+                seen.update(event.id for event in page.items)
+                tally.events = len(seen)
 
     async with anyio.create_task_group() as tg:
         for number in range(1, 13):
             tg.start_soon(month, date(2026, number, 1), _month_end(2026, number))
+    tally.total = len(seen)  # the same count, even if the data moved meanwhile
     return seen
 
 

@@ -4,6 +4,11 @@ JSON lines and CSV use the same field names, the wire's camelCase ones: a JSON l
 event's JSON form; a CSV column is a top-level field, or ``location.city``-style for the
 fields of the nested objects. Booleans are ``true``/``false`` in both. iCalendar needs the
 optional ``icalendar`` package (``pip install 'planner-async[ics]'``).
+
+CSV is safe to open in a spreadsheet: a text cell starting with ``=``, ``+``, ``-``, ``@``,
+a tab or a carriage return gets a leading ``'`` (OWASP's rule against formula injection),
+and a list cell (``categories``, ``tags``) is a JSON array (``["Politics","A;B"]``, ``[]``
+for none), which splits back without ambiguity. The table strips control characters.
 """
 
 from __future__ import annotations
@@ -15,15 +20,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ._models import Event
+from .._models import Event
+from ._text import printable
 
 __all__ = [
     "CSV_FIELDS",
     "FORMATS",
+    "FORMULA_START",
+    "MIN_TITLE",
     "EventWriter",
     "check_format",
     "event_record",
     "make_writer",
+    "table_columns",
 ]
 
 FORMATS = ("jsonl", "csv", "table", "ics")
@@ -52,8 +61,8 @@ CSV_FIELDS = (
 )
 """CSV columns: the JSON form's keys, ``parent.child`` for nested ones."""
 
-LIST_SEPARATOR = ";"
-"""How CSV joins the items of a list field (``categories``, ``tags``)."""
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""A CSV text cell starting with one of these gets a leading ``'`` (OWASP)."""
 
 
 class EventWriter(Protocol):
@@ -72,13 +81,17 @@ def event_record(event: Event) -> dict[str, Any]:
 
 
 def _csv_value(value: Any) -> str:
+    """A CSV cell: ``true``/``false``, a JSON array for a list, text safe from formulas."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple):
-        return LIST_SEPARATOR.join(_csv_value(item) for item in value)
-    return str(value)
+        return json.dumps(list(value), ensure_ascii=False, separators=(",", ":"))
+    text = str(value)
+    if isinstance(value, str) and text.startswith(FORMULA_START):
+        return "'" + text
+    return text
 
 
 def _field(record: Mapping[str, Any], name: str) -> Any:
@@ -158,29 +171,54 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
-class _Table:
-    """Aligned columns for reading; the title goes last and is cut to the terminal width."""
+MIN_TITLE = 30
+"""Characters of title the table keeps on a terminal, dropping other columns first."""
 
-    _COLUMNS = (("ID", 7), ("WHEN", 23), ("STATUS", 11), ("WHERE", 20))
+_COLUMNS = (("ID", 7), ("WHEN", 23), ("STATUS", 11), ("WHERE", 20))
+_DROPPED_FIRST = ("WHERE", "STATUS")
+
+
+def table_columns(width: int | None) -> list[tuple[str, int]]:
+    """The table's columns before the title: all of them, unless the terminal is too
+    narrow to leave :data:`MIN_TITLE` characters of title (WHERE goes first, then STATUS).
+
+    >>> [name for name, _ in table_columns(80)]
+    ['ID', 'WHEN', 'STATUS']
+    """
+    columns = list(_COLUMNS)
+    for name in _DROPPED_FIRST:
+        room = (width or 0) - sum(size + 2 for _, size in columns)
+        if width is None or room >= MIN_TITLE:
+            break
+        columns = [column for column in columns if column[0] != name]
+    return columns
+
+
+class _Table:
+    """Aligned columns for reading; the title goes last and is cut to the terminal width.
+
+    Control characters in the data (escape sequences, bells, line breaks) are removed.
+    """
 
     def __init__(self, out: TextIO, width: int | None) -> None:
         self._out = out
         self._width = width
-        self._line([name for name, _ in self._COLUMNS] + ["TITLE"])
+        self._columns = table_columns(width)
+        self._line({name: name for name, _ in _COLUMNS} | {"TITLE": "TITLE"})
 
-    def _line(self, cells: list[str]) -> None:
+    def _line(self, cells: Mapping[str, str]) -> None:
         text = "  ".join(
-            _fit(cell, size).ljust(size)
-            for cell, (_, size) in zip(cells[:-1], self._COLUMNS, strict=True)
+            _fit(printable(cells[name]), size).ljust(size) for name, size in self._columns
         )
-        text += "  " + cells[-1]
+        text += "  " + printable(cells["TITLE"])
         if self._width is not None:
             text = _fit(text, self._width)
         self._out.write(text.rstrip() + "\n")
 
     def write(self, event: Event) -> None:
         status = str(event.status) if event.status is not None else ""
-        self._line([str(event.id), _when(event), status, _where(event), event.title])
+        cells = {"ID": str(event.id), "WHEN": _when(event), "STATUS": status}
+        self._line(cells | {"WHERE": _where(event), "TITLE": event.title})
 
     def close(self) -> str | None:
         self._out.flush()
@@ -221,6 +259,7 @@ class _ICalendar:
         self._calendar.add("version", "2.0")
         self._stamp = datetime.now(UTC).replace(microsecond=0)
         self._skipped = 0
+        self._bad = 0  # values left out: a URL with control characters, say
 
     def write(self, event: Event) -> None:
         if event.start is None:  # DTSTART is required; nothing to place in a calendar
@@ -241,7 +280,7 @@ class _ICalendar:
         optional: dict[str, Any] = {
             "description": event.description,
             "location": ", ".join(_location_parts(event)) or None,
-            "url": event.url,
+            "url": self._url(event.url),
             "status": _ICS_STATUS.get(str(event.status)) if event.status else None,
             "categories": list(event.categories) or None,
             "created": event.created_at,
@@ -252,12 +291,22 @@ class _ICalendar:
                 vevent.add(name, value)
         return vevent
 
+    def _url(self, url: str | None) -> str | None:
+        """``url``, or None when it holds characters a URI may not (CR, LF, controls)."""
+        if url is None or (url.isprintable() and " " not in url):
+            return url
+        self._bad += 1
+        return None
+
     def close(self) -> str | None:
         self._out.write(self._calendar.to_ical().decode("utf-8"))
         self._out.flush()
+        notes = []
         if self._skipped:
-            return f"{self._skipped} events without a start date left out of the calendar"
-        return None
+            notes.append(f"{self._skipped} events without a start date left out of the calendar")
+        if self._bad:
+            notes.append(f"{self._bad} URLs with control characters or spaces left out")
+        return "; ".join(notes) or None
 
 
 def _location_parts(event: Event) -> list[str]:
