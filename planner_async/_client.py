@@ -35,7 +35,7 @@ from ._hooks import PauseDetails, QuotaWaitDetails, TokenDetails
 from ._limiter import QuotaLimiter, RateLimitStatus
 from ._models import Session
 from ._pipeline import Pipeline
-from ._redis_setup import RedisStores, permit_lease
+from ._redis import RedisStores, permit_lease
 from ._retry import RetryDetails, RetryPolicy
 from ._stores import QuotaStore, TokenStore
 from ._version import USER_AGENT

@@ -5,9 +5,6 @@ a temporary file and :func:`os.replace` (a reader sees the old file or the new o
 half of one). The renewal lease is an exclusive ``flock`` on ``<path>.lock``; the kernel
 drops it when its holder dies, and waiting for it is bounded by the lease timeout. A file
 that cannot be read or parsed counts as empty (a warning is logged, without its content).
-
-Also here: :func:`state_to_json` / :func:`state_from_json`, the token state's JSON form
-that the Redis token store uses too.
 """
 
 from __future__ import annotations
@@ -28,44 +25,14 @@ import anyio
 
 from ._checks import check_seconds
 from ._exceptions import StoreUnavailableError
-from ._models import Session
 from ._stores import StoredToken, TokenState
+from ._token_codec import state_from_json, state_to_json
 
-__all__ = ["FileTokenStore", "state_from_json", "state_to_json"]
+__all__ = ["FileTokenStore"]
 
 log = logging.getLogger("planner_async")
 
 _FORMAT = 1
-
-
-def state_to_json(state: TokenState) -> dict[str, Any]:
-    """The token state as a JSON-ready dict (it holds the tokens: keep it secret)."""
-    return {
-        "access": state.access,
-        "refresh": state.refresh,
-        "expiresAt": state.expires_at,
-        "issuedAt": state.issued_at,
-        "session": state.session.to_dict(),
-    }
-
-
-def state_from_json(data: Mapping[str, Any]) -> TokenState:
-    """Rebuild a :class:`TokenState` from :func:`state_to_json`; ValueError if malformed."""
-    try:
-        access, refresh, expires_at = data["access"], data["refresh"], data["expiresAt"]
-        raw = data["session"]
-        if not isinstance(access, str) or not (refresh is None or isinstance(refresh, str)):
-            raise ValueError("tokens must be strings")
-        if isinstance(expires_at, bool) or not isinstance(expires_at, int | float):
-            raise ValueError("expiresAt must be a number")
-        session = Session.from_dict(raw)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"malformed token state ({type(exc).__name__})") from None
-    issued = data.get("issuedAt")
-    issued_at = None
-    if isinstance(issued, int | float) and not isinstance(issued, bool):
-        issued_at = float(issued)
-    return TokenState(access, refresh, float(expires_at), session, issued_at=issued_at)
 
 
 class FileTokenStore:

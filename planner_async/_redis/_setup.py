@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 import anyio
 import httpx
 
-from ._redis import connect, default_prefix
-from ._redis_quota import RedisQuotaStore
-from ._redis_tokens import RedisTokenStore
+from ._connect import connect, default_prefix
+from ._quota import RedisQuotaStore
+from ._tokens import RedisTokenStore
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._checks import check_seconds
-from ._exceptions import StoreUnavailableError
-from ._file_store import state_from_json, state_to_json
-from ._redis import as_text, guarded, require_asyncio
-from ._redis_lua import TOKEN_CAS_LUA, TOKEN_CLEAR_LUA, UNLOCK_LUA
-from ._stores import MemoryTokenStore, StoredToken, TokenState
+from .._checks import check_seconds
+from .._exceptions import StoreUnavailableError
+from .._stores import MemoryTokenStore, StoredToken, TokenState
+from .._token_codec import state_from_json, state_to_json
+from ._connect import as_text, guarded, require_asyncio
+from ._lua import TOKEN_CAS_LUA, TOKEN_CLEAR_LUA, UNLOCK_LUA
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

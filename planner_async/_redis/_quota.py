@@ -1,6 +1,6 @@
 """``RedisQuotaStore``: the quota windows of one account, shared through Redis.
 
-Every decision is one run of the Lua script in :mod:`._redis_lua` (atomic, on Redis
+Every decision is one run of the Lua script in :mod:`._lua` (atomic, on Redis
 time): an admission is one round trip, a release another (carrying the last
 ``X-Rate-Limit-*`` headers seen, so adopting them costs nothing extra). Waiting stays in
 the :class:`QuotaLimiter` of each process (FIFO, one timer for the head); a release in
@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
-from ._checks import check_seconds
-from ._exceptions import StoreUnavailableError
-from ._quota import RateHeaders, RateLimitStatus, WindowStatus, validate_limits
-from ._redis import as_text, guarded, require_asyncio
-from ._redis_lua import QUOTA_LUA
-from ._stores import Admission, MemoryQuotaStore, Outcome
+from .._checks import check_seconds
+from .._exceptions import StoreUnavailableError
+from .._quota import RateHeaders, RateLimitStatus, WindowStatus, validate_limits
+from .._stores import Admission, MemoryQuotaStore, Outcome
+from ._connect import as_text, guarded, require_asyncio
+from ._lua import QUOTA_LUA
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

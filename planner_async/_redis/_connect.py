@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._exceptions import StoreUnavailableError
+from .._exceptions import StoreUnavailableError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
