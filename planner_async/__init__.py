@@ -47,9 +47,7 @@ from ._models import Event, EventPage, EventStatus, Location, Organiser, Session
 from ._paging import EventWindow
 from ._portal import EventLoopBlockedError
 from ._quota import RateHeaders
-from ._redis import default_prefix
-from ._redis_quota import RedisQuotaStore
-from ._redis_tokens import RedisTokenStore
+from ._redis import RedisQuotaStore, RedisTokenStore, default_prefix
 from ._retry import RetryDetails, RetryPolicy
 from ._stores import (
     Admission,

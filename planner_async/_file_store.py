@@ -4,10 +4,8 @@ The file is JSON ``{"generation": n, "state": {...}}`` written with mode ``0600`
 a temporary file and :func:`os.replace` (a reader sees the old file or the new one, never
 half of one). The renewal lease is an exclusive ``flock`` on ``<path>.lock``; the kernel
 drops it when its holder dies, and waiting for it is bounded by the lease timeout. A file
-that cannot be read or parsed counts as empty (a warning is logged, without its content).
-
-Also here: :func:`state_to_json` / :func:`state_from_json`, the token state's JSON form
-that the Redis token store uses too.
+that cannot be read or parsed, or whose tokens fail the checks a login applies, counts as
+empty: the client logs in again and overwrites it (one warning, without its content).
 """
 
 from __future__ import annotations
@@ -28,44 +26,14 @@ import anyio
 
 from ._checks import check_seconds
 from ._exceptions import StoreUnavailableError
-from ._models import Session
 from ._stores import StoredToken, TokenState
+from ._token_codec import parse_json, state_from_json, state_to_json
 
-__all__ = ["FileTokenStore", "state_from_json", "state_to_json"]
+__all__ = ["FileTokenStore"]
 
 log = logging.getLogger("planner_async")
 
 _FORMAT = 1
-
-
-def state_to_json(state: TokenState) -> dict[str, Any]:
-    """The token state as a JSON-ready dict (it holds the tokens: keep it secret)."""
-    return {
-        "access": state.access,
-        "refresh": state.refresh,
-        "expiresAt": state.expires_at,
-        "issuedAt": state.issued_at,
-        "session": state.session.to_dict(),
-    }
-
-
-def state_from_json(data: Mapping[str, Any]) -> TokenState:
-    """Rebuild a :class:`TokenState` from :func:`state_to_json`; ValueError if malformed."""
-    try:
-        access, refresh, expires_at = data["access"], data["refresh"], data["expiresAt"]
-        raw = data["session"]
-        if not isinstance(access, str) or not (refresh is None or isinstance(refresh, str)):
-            raise ValueError("tokens must be strings")
-        if isinstance(expires_at, bool) or not isinstance(expires_at, int | float):
-            raise ValueError("expiresAt must be a number")
-        session = Session.from_dict(raw)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"malformed token state ({type(exc).__name__})") from None
-    issued = data.get("issuedAt")
-    issued_at = None
-    if isinstance(issued, int | float) and not isinstance(issued, bool):
-        issued_at = float(issued)
-    return TokenState(access, refresh, float(expires_at), session, issued_at=issued_at)
 
 
 class FileTokenStore:
@@ -79,7 +47,7 @@ class FileTokenStore:
     if missing. A file readable by others is used but logged as a warning.
     """
 
-    __slots__ = ("_lock_path", "_path", "_poll")
+    __slots__ = ("_lock_path", "_path", "_poll", "_warned")
 
     def __init__(self, path: str | os.PathLike[str], *, poll: float = 0.05) -> None:
         if not isinstance(path, str | os.PathLike):
@@ -87,6 +55,7 @@ class FileTokenStore:
         self._path = Path(path).expanduser()
         self._lock_path = self._path.with_name(self._path.name + ".lock")
         self._poll = check_seconds("poll", poll, positive=True)
+        self._warned: int | None = None  # the hash of the last unreadable content warned of
 
     @property
     def path(self) -> Path:
@@ -153,7 +122,17 @@ class FileTokenStore:
             return StoredToken(None, 0)
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             log.warning("token file %s is accessible to other users; chmod 600 it", self._path)
-        return _parse(raw, self._path)
+        try:
+            return _parse(raw)
+        except ValueError as exc:
+            if hash(raw) != self._warned:  # once per bad content, however often it is read
+                self._warned = hash(raw)
+                log.warning(
+                    "token file %s is unusable (%s); logging in afresh and overwriting it",
+                    self._path,
+                    exc,
+                )
+            return StoredToken(None, 0)
 
     def _write(self, document: Mapping[str, Any]) -> None:
         self._ensure_dir()
@@ -188,15 +167,13 @@ def _try_lock(fd: int) -> bool:
     return True
 
 
-def _parse(raw: bytes, path: Path) -> StoredToken:
-    """The stored token from the file's bytes; empty (and a warning) when corrupt."""
-    try:
-        document = json.loads(raw)
-        generation = document["generation"]
-        if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
-            raise ValueError("bad generation")
-        state = document["state"]
-        return StoredToken(None if state is None else state_from_json(state), generation)
-    except (ValueError, KeyError, TypeError):
-        log.warning("token file %s is corrupt; ignoring it and logging in afresh", path)
-        return StoredToken(None, 0)
+def _parse(raw: bytes) -> StoredToken:
+    """The stored token from the file's bytes; ValueError (naming no content) if unusable."""
+    document = parse_json(raw)
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    generation = document.get("generation")
+    if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
+        raise ValueError("bad generation")
+    state = document.get("state")
+    return StoredToken(None if state is None else state_from_json(state), generation)

@@ -31,7 +31,7 @@ from ._stores import QuotaStore, TokenStore
 from ._version import USER_AGENT
 
 if TYPE_CHECKING:
-    from ._redis_setup import RedisStores
+    from ._redis import RedisStores
 
 __all__ = ["LifeCycle", "Resources", "build"]
 
@@ -173,7 +173,7 @@ def _stores(res: Resources) -> tuple[QuotaStore, QuotaStore, TokenStore, float]:
     """The quota, auth-quota and token stores, and the limiters' poll interval."""
     config = res.config
     if config.redis_url is not None:
-        from ._redis_setup import RedisStores, permit_lease
+        from ._redis import RedisStores, permit_lease
 
         res.redis = RedisStores(
             config.redis_url,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from redis_support import REDIS_URL, need_redis, unique_prefix, url_for_db
+from redis_support import own_server, redis_url, unique_prefix
 
 from planner_async.testing import FakePlanner
 
@@ -43,7 +43,7 @@ def _config(fake: FakePlanner, base_url: str, prefix: str, **extra: Any) -> dict
     return {
         "mode": "work",
         "base_url": base_url,
-        "redis_url": REDIS_URL,
+        "redis_url": redis_url(),
         "prefix": prefix,
         "limits": LIMITS,
         "auth_limits": AUTH_LIMITS,
@@ -88,7 +88,7 @@ def _ideal_seconds(calls: int) -> float:
 
 async def test_four_processes_share_quota_and_tokens() -> None:
     """4 processes x 10 tasks: no 429, no window over its limit, one login, all calls succeed."""
-    need_redis()
+    redis_url()
     fake = _fake(access_ttl=3.0)
     prefix = unique_prefix("mp")
     async with fake.serve() as base_url:
@@ -121,7 +121,7 @@ async def test_four_processes_share_quota_and_tokens() -> None:
 
 async def test_offset_worker_clocks_are_still_safe() -> None:
     """Workers whose clocks differ by 6 s still share one quota: Redis keeps the time."""
-    need_redis()
+    redis_url()
     fake = _fake(access_ttl=60.0)
     prefix = unique_prefix("clock")
     async with fake.serve() as base_url:
@@ -139,14 +139,14 @@ async def test_offset_worker_clocks_are_still_safe() -> None:
 async def test_killed_worker_frees_its_slot_and_lease() -> None:
     """A worker SIGKILLed holding a slot and the renewal lease blocks others only until
     the leases run out; no window overfills and there is still one login."""
-    need_redis()
+    redis_url()
     fake = _fake(access_ttl=60.0)
     prefix = unique_prefix("kill")
     async with fake.serve() as base_url:
         holder = await _start(
             {
                 "mode": "hold",
-                "redis_url": REDIS_URL,
+                "redis_url": redis_url(),
                 "prefix": prefix,
                 "limits": LIMITS,
                 "lease": 1.0,
@@ -169,11 +169,9 @@ async def test_killed_worker_frees_its_slot_and_lease() -> None:
 
 
 async def test_redis_data_lost_mid_run() -> None:
-    """FLUSHDB and killed connections mid-run: admissions pause, live workers put their
-    slots back, every call still succeeds and no window goes over its limit."""
-    need_redis()
-    db = 13
-    url = url_for_db(db)
+    """FLUSHDB of the suite's own server and killed connections mid-run: admissions pause,
+    live workers put their slots back, every call still succeeds and no window overfills."""
+    url = own_server().url
     fake = _fake(access_ttl=60.0)
     prefix = unique_prefix("flush")
     admin = Redis.from_url(url)
@@ -182,10 +180,9 @@ async def test_redis_data_lost_mid_run() -> None:
             cfg = _config(fake, base_url, prefix, redis_url=url, calls=4)
             procs = [await _start(cfg) for _ in range(2)]
             await _until_served(fake, 45)
-            await admin.flushdb()
+            await admin.flushdb()  # the throwaway server: nobody else's data
             for client in await admin.client_list():
-                if int(client.get("db", -1)) == db and client["name"] != "admin":
-                    await admin.client_kill_filter(_id=client["id"], skipme=True)
+                await admin.client_kill_filter(_id=client["id"], skipme=True)
             results = [await _result(p) for p in procs]
     finally:
         await admin.aclose()

@@ -9,7 +9,7 @@ import time
 import anyio
 import httpx
 import pytest
-from redis_support import REDIS_URL, need_redis, redis_client, unique_prefix
+from redis_support import redis_client, redis_url, unique_prefix
 
 from planner_async import (
     Outcome,
@@ -216,7 +216,7 @@ async def test_opt_in_fallback_uses_a_share_of_the_quota() -> None:
 @pytest.mark.backends("trio")
 async def test_redis_mode_on_trio_says_it_needs_asyncio() -> None:
     """On trio, Redis mode fails with a clear error; nothing is sent."""
-    fake, client = _fake_client(redis_url=REDIS_URL)
+    fake, client = _fake_client(redis_url=DEAD_REDIS)  # nothing connects under trio
     async with client:
         with pytest.raises(StoreUnavailableError, match="asyncio"):
             await client.events.get(fake.visible_ids()[0])
@@ -225,7 +225,7 @@ async def test_redis_mode_on_trio_says_it_needs_asyncio() -> None:
 
 async def test_two_clients_share_one_login_through_redis() -> None:
     """Two clients of one account on one prefix log in once between them."""
-    need_redis()
+    url = redis_url()
     prefix = unique_prefix("clients")
     fake = FakePlanner(events=20, restricted_share=0)
     http = httpx.AsyncClient(transport=fake.transport())
@@ -235,7 +235,7 @@ async def test_two_clients_share_one_login_through_redis() -> None:
             "demo-key",
             base_url=fake.base_url,
             http_client=http,
-            redis_url=REDIS_URL,
+            redis_url=url,
             redis_prefix=prefix,
         )
         for _ in range(2)
@@ -257,10 +257,10 @@ def test_options_are_checked_before_anything_runs() -> None:
     with pytest.raises(TypeError, match="need redis_url"):
         PlannerClient("u", "k", redis_prefix="p")
     with pytest.raises(ValueError, match="fallback_share"):
-        PlannerClient("u", "k", redis_url=REDIS_URL, redis_fallback_share=2.0)
+        PlannerClient("u", "k", redis_url=DEAD_REDIS, redis_fallback_share=2.0)
     store = RedisQuotaStore.__new__(RedisQuotaStore)
     with pytest.raises(TypeError, match="not both"):
-        PlannerClient("u", "k", redis_url=REDIS_URL, quota_store=store)  # type: ignore[arg-type]
+        PlannerClient("u", "k", redis_url=DEAD_REDIS, quota_store=store)  # type: ignore[arg-type]
 
 
 def test_default_prefix_hashes_base_url_and_username_never_the_key(
@@ -269,7 +269,7 @@ def test_default_prefix_hashes_base_url_and_username_never_the_key(
     """The default prefix depends on base URL and username only; from_env reads the options."""
     monkeypatch.setenv("PLANNER_USERNAME", "ann")
     monkeypatch.setenv("PLANNER_API_KEY", "secret-key-1")
-    monkeypatch.setenv("PLANNER_REDIS_URL", REDIS_URL)
+    monkeypatch.setenv("PLANNER_REDIS_URL", DEAD_REDIS)
     one = PlannerClient.from_env()
     monkeypatch.setenv("PLANNER_API_KEY", "secret-key-2")
     monkeypatch.setenv("PLANNER_REDIS_PREFIX", "mine")

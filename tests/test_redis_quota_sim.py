@@ -16,7 +16,7 @@ import pytest
 from redis_support import redis_client, unique_prefix
 
 from planner_async import Outcome, QuotaCore, RateHeaders, RedisQuotaStore
-from planner_async._redis_quota import _observe_args
+from planner_async._redis._quota import _observe_args
 
 pytestmark = [pytest.mark.anyio, pytest.mark.backends("asyncio")]
 

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 import anyio
 import httpx
 
-from ._redis import connect, default_prefix
-from ._redis_quota import RedisQuotaStore
-from ._redis_tokens import RedisTokenStore
+from ._connect import connect, default_prefix
+from ._quota import RedisQuotaStore
+from ._tokens import RedisTokenStore
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -37,8 +37,9 @@ def permit_lease(timeout: httpx.Timeout, abandon_grace: float) -> float:
 class RedisStores:
     """One Redis connection pool and the three stores of a client built from ``redis_url``.
 
-    The API windows (``<prefix>``), the auth endpoint's window (``<prefix>:auth``) and the
-    token state (``<prefix>``); the prefix defaults to :func:`default_prefix`.
+    The API windows (role ``quota``), the auth endpoint's window (role ``auth``) and the
+    token state, all under ``planner:{<prefix>}:`` (see :mod:`._keys`); the prefix
+    defaults to :func:`default_prefix`.
     """
 
     __slots__ = ("auth_quota", "prefix", "quota", "redis", "tokens")
@@ -61,16 +62,14 @@ class RedisStores:
         self.quota, self.auth_quota = (
             RedisQuotaStore(
                 self.redis,
-                prefix,
+                self.prefix,
                 limits,
                 lease=lease,
                 abandon_grace=abandon_grace,
                 fallback_share=fallback_share,
+                role=role,
             )
-            for prefix, limits in (
-                (self.prefix, rate_limits),
-                (self.prefix + ":auth", auth_rate_limits),
-            )
+            for role, limits in (("quota", rate_limits), ("auth", auth_rate_limits))
         )
         self.tokens = RedisTokenStore(self.redis, self.prefix, fallback=fallback_share is not None)
 

@@ -1,6 +1,6 @@
 """``RedisQuotaStore``: the quota windows of one account, shared through Redis.
 
-Every decision is one run of the Lua script in :mod:`._redis_lua` (atomic, on Redis
+Every decision is one run of the Lua script in :mod:`._lua` (atomic, on Redis
 time): an admission is one round trip, a release another (carrying the last
 ``X-Rate-Limit-*`` headers seen, so adopting them costs nothing extra). Waiting stays in
 the :class:`QuotaLimiter` of each process (FIFO, one timer for the head); a release in
@@ -15,20 +15,19 @@ compares it with :class:`QuotaCore`); production code never sets it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Self
 
-import anyio
-
-from ._checks import check_seconds
-from ._exceptions import StoreUnavailableError
-from ._quota import RateHeaders, RateLimitStatus, WindowStatus, validate_limits
-from ._redis import as_text, guarded, require_asyncio
-from ._redis_lua import QUOTA_LUA
-from ._stores import Admission, MemoryQuotaStore, Outcome
+from .._checks import check_seconds
+from .._exceptions import StoreUnavailableError
+from .._quota import RateHeaders, RateLimitStatus, WindowStatus, validate_limits
+from .._stores import Admission, MemoryQuotaStore, Outcome
+from ._connect import as_text, guarded, require_asyncio
+from ._keys import check_prefix, check_role, quota_channel, quota_keys
+from ._listener import Listener
+from ._lua import QUOTA_LUA
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -81,9 +80,10 @@ class RedisQuotaStore:
         margin: float = 0.0,
         recovery: float = 0.5,
         fallback_share: float | None = None,
+        role: str = "quota",
     ) -> None:
-        if not isinstance(prefix, str) or not prefix:
-            raise TypeError("prefix must be a non-empty str")
+        self._prefix = check_prefix(prefix)
+        self._role = check_role(role)
         self._limits = validate_limits(limits)
         self._lease = check_seconds("lease", lease, positive=True)
         self._grace = check_seconds("abandon_grace", abandon_grace)
@@ -91,9 +91,8 @@ class RedisQuotaStore:
         self._recovery = check_seconds("recovery", recovery)
         self._fallback = _fallback_store(self._limits, fallback_share, abandon_grace, margin)
         self._redis = redis
-        self._prefix = prefix
-        self._keys = _keys(prefix, self._limits)
-        self._channel = f"{prefix}:q:freed"
+        self._keys = quota_keys(prefix, role, self._limits)
+        self._channel = quota_channel(prefix, role)
         self._window_args: list[Any] = [
             x for lp in zip((n for n, _ in self._limits), self._holds, strict=True) for x in lp
         ]
@@ -104,8 +103,7 @@ class RedisQuotaStore:
         self._mine_fly: dict[str, tuple[float, ...]] = {}
         self._releases = 0
         self._wakes: list[Callable[[], None]] = []
-        self._listener: asyncio.Task[None] | None = None
-        self._closing = False
+        self._listener = Listener(redis, self._channel, self._on_connect, self._on_message)
         self._fallback_until = -_INF
         self._injected_now: float | None = None  # tests only: the script's time (else TIME)
         self.round_trips = 0
@@ -121,8 +119,14 @@ class RedisQuotaStore:
         """The key prefix this store's windows live under."""
         return self._prefix
 
+    @property
+    def role(self) -> str:
+        """``"quota"`` (the API's windows) or ``"auth"`` (the login endpoint's)."""
+        return self._role
+
     def __repr__(self) -> str:
-        return f"RedisQuotaStore(prefix={self._prefix!r}, limits={list(self._limits)!r})"
+        role = "" if self._role == "quota" else f", role={self._role!r}"
+        return f"RedisQuotaStore(prefix={self._prefix!r}, limits={list(self._limits)!r}{role})"
 
     # -- the protocol ------------------------------------------------------------------------
 
@@ -200,13 +204,16 @@ class RedisQuotaStore:
         self._wakes.append(wake)
 
     async def aclose(self) -> None:
-        """Stop the pub/sub listener (the Redis client itself is the caller's to close)."""
-        task, self._listener = self._listener, None
-        if task is not None:
-            self._closing = True
-            task.cancel()
-            with anyio.move_on_after(1.0), contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        """Stop the pub/sub listener, within 1 s (the Redis client is the caller's to close)."""
+        await self._listener.aclose()
+
+    async def __aenter__(self) -> Self:
+        """``async with store:`` closes it (its listener) on the way out."""
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Close the store."""
+        await self.aclose()
 
     # -- round trips -------------------------------------------------------------------------
 
@@ -239,9 +246,7 @@ class RedisQuotaStore:
         for _ in range(3):
             reply = [
                 as_text(x)
-                for x in await self._run(
-                    "acquire", [ahead, self._lease, self._epoch, self._recovery]
-                )
+                for x in await self._run("acquire", [ahead, self._lease, *self._epoch_args()])
             ]
             if reply[0] == "lost":
                 await self._restore(reply[1])
@@ -268,18 +273,26 @@ class RedisQuotaStore:
                     args += [member, scores[i]]
         await self._run("restore", args)
         self._epoch = epoch
-        log.warning(
+        held = len(self._mine_done) + len(self._mine_fly)
+        log.log(
+            logging.WARNING if held else logging.DEBUG,
             "the Redis quota store lost its data; restored %d slot(s) of this process",
-            len(self._mine_done) + len(self._mine_fly),
+            held,
         )
 
     async def _sync_epoch(self) -> None:
         """Check the epoch (after a reconnect or a ``lost`` message); restore if it moved."""
-        reply = [as_text(x) for x in await self._run("epoch", [self._epoch, self._recovery])]
+        reply = [as_text(x) for x in await self._run("epoch", self._epoch_args())]
         if reply[0] == "lost":
             await self._restore(reply[1])
         elif not self._epoch:
             self._epoch = reply[1]
+
+    def _epoch_args(self) -> list[Any]:
+        """What the script needs to judge a missing epoch: ours, the pause, who listens."""
+        listening = int(self._listener.running)
+        holding = int(bool(self._mine_done or self._mine_fly))
+        return [self._epoch, self._recovery, listening, holding]
 
     def _remember(self, sid: str, outcome: Outcome, now: float) -> None:
         """Keep this process's own completed slots (until they expire) for a restore."""
@@ -296,43 +309,22 @@ class RedisQuotaStore:
     # -- wake-ups ----------------------------------------------------------------------------
 
     def _start_listener(self) -> None:
-        if self._listener is None and self._wakes:
-            self._closing = False
-            self._listener = asyncio.get_running_loop().create_task(self._listen())
+        if self._wakes:
+            self._listener.start()
 
     def _wake_all(self) -> None:
         for wake in self._wakes:
             wake()
 
-    async def _listen(self) -> None:
-        """Wake the local head on every message; on (re)connect, check the epoch and wake."""
-        delay = 0.05
-        while True:
-            pubsub = self._redis.pubsub()
-            try:
-                await pubsub.subscribe(self._channel)
-                await self._sync_epoch()
-                self._wake_all()  # releases may have been missed while disconnected
-                delay = 0.05
-                await self._relay(pubsub)
-            except Exception as exc:
-                if self._closing:  # redis-py may turn our cancellation into an error
-                    return
-                log.debug("quota listener: %s; reconnecting", type(exc).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
-            finally:
-                with anyio.move_on_after(0.2), contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+    async def _on_connect(self) -> None:
+        """(Re)connected: check the epoch, and wake (releases may have been missed)."""
+        await self._sync_epoch()
+        self._wake_all()
 
-    async def _relay(self, pubsub: Any) -> None:
-        while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
-            if message is None:
-                continue
-            if as_text(message.get("data")) == "lost":
-                await self._sync_epoch()
-            self._wake_all()
+    async def _on_message(self, data: str) -> None:
+        if data == "lost":
+            await self._sync_epoch()
+        self._wake_all()
 
     # -- fallback ----------------------------------------------------------------------------
 
@@ -345,13 +337,6 @@ class RedisQuotaStore:
             "the Redis quota store is unreachable; using a local share of the quota for %g s",
             _FALLBACK_SECONDS,
         )
-
-
-def _keys(prefix: str, limits: tuple[tuple[int, float], ...]) -> list[str]:
-    keys = [f"{prefix}:q:{name}" for name in ("pause", "seq", "epoch", "waiting")]
-    for limit, period in limits:
-        keys += [f"{prefix}:q:{limit}/{period:g}:done", f"{prefix}:q:{limit}/{period:g}:fly"]
-    return keys
 
 
 def _observe_args(headers: RateHeaders) -> list[Any]:

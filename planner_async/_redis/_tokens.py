@@ -1,8 +1,8 @@
 """``RedisTokenStore``: one token state for every client of an account, in Redis.
 
-The state is a hash ``<prefix>:token`` = ``{gen, data}`` with a TTL; saves are a
-compare-and-set on ``gen`` (Lua), so a renewal that someone else overtook is not
-written. The renewal lease is ``SET <prefix>:token:lease <random> NX PX <timeout>``,
+The state is a hash ``planner:{<prefix>}:tokens`` = ``{gen, data}`` with a TTL; saves are
+a compare-and-set on ``gen`` (Lua), so a renewal that someone else overtook is not
+written. The renewal lease is ``SET planner:{<prefix>}:tokens:lease <random> NX PX <ms>``,
 released (or extended) only while it still holds our random value. ``data`` is the JSON
 of :func:`state_to_json`, encrypted with Fernet when a key is given.
 
@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._checks import check_seconds
-from ._exceptions import StoreUnavailableError
-from ._file_store import state_from_json, state_to_json
-from ._redis import as_text, guarded, require_asyncio
-from ._redis_lua import TOKEN_CAS_LUA, TOKEN_CLEAR_LUA, UNLOCK_LUA
-from ._stores import MemoryTokenStore, StoredToken, TokenState
+from .._checks import check_seconds
+from .._exceptions import StoreUnavailableError
+from .._stores import MemoryTokenStore, StoredToken, TokenState
+from .._token_codec import parse_json, state_from_json, state_to_json
+from ._connect import guarded, require_asyncio
+from ._keys import check_prefix, lease_key, token_key
+from ._lua import TOKEN_CAS_LUA, TOKEN_CLEAR_LUA, UNLOCK_LUA
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -36,6 +37,16 @@ __all__ = ["RedisTokenStore"]
 log = logging.getLogger("planner_async")
 
 _REFRESH_TTL = 30 * 86_400.0
+
+
+def _generation(raw: object) -> int | None:
+    """The stored generation: 0 when absent, None when not a plain decimal count."""
+    if raw is None:
+        return 0
+    text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
+    if text.isascii() and text.isdigit() and len(text) <= 15:
+        return int(text)
+    return None
 
 
 def _fernet(key: str | bytes | None) -> Any:
@@ -80,20 +91,19 @@ class RedisTokenStore:
         poll: float = 0.05,
         fallback: bool = False,
     ) -> None:
-        if not isinstance(prefix, str) or not prefix:
-            raise TypeError("prefix must be a non-empty str")
+        self._prefix = check_prefix(prefix)
         self._ttl_ms = int(check_seconds("ttl", ttl, positive=True) * 1000)
         self._poll = check_seconds("poll", poll, positive=True)
         self._fernet = _fernet(encryption_key)
         self._redis = redis
-        self._prefix = prefix
-        self._key = f"{prefix}:token"
-        self._lease_key = f"{prefix}:token:lease"
+        self._key = token_key(prefix)
+        self._lease_key = lease_key(prefix)
         self._cas = redis.register_script(TOKEN_CAS_LUA)
         self._clear = redis.register_script(TOKEN_CLEAR_LUA)
         self._unlock = redis.register_script(UNLOCK_LUA)
         self._local = MemoryTokenStore() if fallback else None
         self._outage_until = -1.0
+        self._warned: int | None = None  # the hash of the last unusable state warned of
 
     def __repr__(self) -> str:
         encrypted = ", encrypted" if self._fernet is not None else ""
@@ -101,6 +111,7 @@ class RedisTokenStore:
 
     async def load(self) -> StoredToken:
         """The stored state and generation (``StoredToken(None, 0)`` when none)."""
+        require_asyncio()
         if self._local is not None and self._in_outage():
             return await self._local.load()
         try:
@@ -109,18 +120,30 @@ class RedisTokenStore:
             return await self._outage(exc).load()
 
     async def _load(self) -> StoredToken:
-        require_asyncio()
-        raw = await guarded(self._redis.hmget(self._key, ["gen", "data"]), "token load")
-        gen, data = raw[0], raw[1]
-        generation = int(as_text(gen)) if gen is not None else 0
-        if data is None:
+        gen, data = await guarded(self._redis.hmget(self._key, ["gen", "data"]), "token load")
+        generation = _generation(gen)
+        if data is None and generation is not None:
             return StoredToken(None, generation)
-        return StoredToken(
-            self._decode(data if isinstance(data, bytes) else data.encode()), generation
-        )
+        raw = data if isinstance(data, bytes) else str(data).encode()
+        try:
+            if generation is None:
+                raise ValueError("bad generation")
+            return StoredToken(self._decode(raw), generation)
+        except ValueError as exc:
+            self._unreadable(exc, (gen, raw))
+            return StoredToken(None, generation or 0)
+
+    def _unreadable(self, exc: ValueError, seen: object) -> None:
+        """Log once per bad content that the stored state is unusable."""
+        if hash(seen) != self._warned:
+            self._warned = hash(seen)
+            log.warning(
+                "the Redis token state is unusable (%s); logging in afresh and overwriting it", exc
+            )
 
     async def save(self, state: TokenState, *, expected: int) -> StoredToken | None:
         """Store ``state`` if the generation is still ``expected`` (compare-and-set)."""
+        require_asyncio()
         if self._local is not None and self._in_outage():
             return await self._local.save(state, expected=expected)
         try:
@@ -129,7 +152,6 @@ class RedisTokenStore:
             return await self._outage(exc).save(state, expected=expected)
 
     async def _save(self, state: TokenState, expected: int) -> StoredToken | None:
-        require_asyncio()
         data = self._encode(state)
         reply = await guarded(
             self._cas(keys=[self._key], args=[expected, data, self._ttl_ms]), "token save"
@@ -139,10 +161,10 @@ class RedisTokenStore:
 
     async def clear(self, *, expected: int) -> None:
         """Forget the state if the generation is still ``expected``."""
+        require_asyncio()
         if self._local is not None:
             await self._local.clear(expected=expected)
         try:
-            require_asyncio()
             await guarded(self._clear(keys=[self._key], args=[expected, self._ttl_ms]), "clear")
         except StoreUnavailableError:
             if self._local is None:
@@ -164,6 +186,7 @@ class RedisTokenStore:
 
     @asynccontextmanager
     async def _hold(self, limit: float) -> AsyncIterator[None]:
+        require_asyncio()
         token = secrets.token_hex(16)
         try:
             if self._local is not None and self._in_outage():
@@ -180,7 +203,6 @@ class RedisTokenStore:
                 await self._give_back(token)
 
     async def _take(self, token: str, limit: float) -> None:
-        require_asyncio()
         ms = max(1, int(limit * 1000))
         while True:
             taken = self._redis.set(self._lease_key, token, nx=True, px=ms)
@@ -212,7 +234,8 @@ class RedisTokenStore:
         data = json.dumps(state_to_json(state), separators=(",", ":")).encode()
         return data if self._fernet is None else bytes(self._fernet.encrypt(data))
 
-    def _decode(self, data: bytes) -> TokenState | None:
+    def _decode(self, data: bytes) -> TokenState:
+        """The state in ``data``; ValueError (naming no content) if it is unusable."""
         if self._fernet is not None:
             from cryptography.fernet import InvalidToken
 
@@ -220,9 +243,8 @@ class RedisTokenStore:
                 data = self._fernet.decrypt(data)
             except InvalidToken:
                 raise StoreUnavailableError(
-                    "the stored token state cannot be decrypted with this encryption_key"
+                    "the stored token state cannot be decrypted with this encryption_key: every "
+                    f"client of prefix {self._prefix!r} needs the same key. To start afresh "
+                    f"with a new one, delete the Redis key {self._key!r} (the next call logs in)"
                 ) from None
-        try:
-            return state_from_json(json.loads(data))
-        except ValueError:
-            return None  # unreadable: as if empty, the next save (same generation) fixes it
+        return state_from_json(parse_json(data))
