@@ -72,10 +72,20 @@ class Permit:
     may still receive it. Call :meth:`discard` when nothing was sent, :meth:`abandon` when
     a request that may have left is given up without leaving the block by an exception,
     and :meth:`complete` as soon as the response arrived if the block goes on after that.
-    ``waited`` is the seconds spent queueing.
+    ``waited`` is the seconds spent queueing; ``taken_at`` when it was taken (the
+    limiter's clock).
     """
 
-    __slots__ = ("_lane", "_limiter", "_max_wait", "_pending", "_slot", "_state", "waited")
+    __slots__ = (
+        "_lane",
+        "_limiter",
+        "_max_wait",
+        "_pending",
+        "_slot",
+        "_state",
+        "taken_at",
+        "waited",
+    )
 
     def __init__(self, limiter: QuotaLimiter, max_wait: float | None, lane: Lane) -> None:
         self._limiter = limiter
@@ -85,6 +95,7 @@ class Permit:
         self._slot: object = None
         self._pending: Outcome | None = None  # told to the store when the block is left
         self.waited = 0.0
+        self.taken_at = 0.0
 
     @property
     def held(self) -> bool:
@@ -122,6 +133,7 @@ class Permit:
         if self._state != _NEW:
             raise RuntimeError("a Permit can be entered only once")
         self._slot, self.waited = await self._limiter._acquire(self._max_wait, self._lane)
+        self.taken_at = self._limiter._clock()
         self._state = _HELD
         return self
 
@@ -260,12 +272,13 @@ class QuotaLimiter:
         """Admit nothing for ``seconds`` (a 429's Retry-After); extends, never shortens."""
         await self._backend.store.pause(seconds)
 
-    async def observe(self, headers: RateHeaders) -> None:
+    async def observe(self, headers: RateHeaders, *, since: float | None = None) -> None:
         """Adopt the server's ``X-Rate-Limit-*`` headers when they say less is left here.
 
-        See :meth:`QuotaCore.observe`; nothing here can free a slot, so nobody is woken.
+        ``since`` is :attr:`Permit.taken_at` of the answered request. See
+        :meth:`QuotaCore.observe`; nothing here can free a slot, so nobody is woken.
         """
-        await self._backend.store.observe(headers)
+        await self._backend.observe(headers, since)
 
     def __repr__(self) -> str:
         return f"QuotaLimiter({list(self.limits)!r}, waiting={self.waiting})"

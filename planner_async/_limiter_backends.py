@@ -20,7 +20,7 @@ import anyio.lowlevel
 
 from . import _backend
 from ._clock import Clock
-from ._quota import Lane, RateLimitStatus
+from ._quota import Lane, RateHeaders, RateLimitStatus
 from ._stores import Admission, MemoryQuotaStore, Outcome, QuotaStore
 
 __all__ = ["Backend", "MemoryBackend", "StoreBackend", "backend_for"]
@@ -67,6 +67,9 @@ class Backend(Protocol):
     def status(self, waiting: int) -> RateLimitStatus | None:
         """A fresh snapshot without awaiting, or None when the store must be asked."""
 
+    async def observe(self, headers: RateHeaders, since: float | None) -> None:
+        """Adopt the server's rate headers for a request sent at ``since``."""
+
 
 class MemoryBackend:
     """Slots counted in this process, without awaiting (see the module docstring)."""
@@ -104,6 +107,17 @@ class MemoryBackend:
         now = self.clock()
         with self.lock:
             return self.core.ready_at(now, 0) != _INF
+
+    async def observe(self, headers: RateHeaders, since: float | None) -> None:
+        now = self.clock()
+        with self.lock:
+            self.core.observe(
+                now,
+                limit=headers.limit,
+                remaining=headers.remaining,
+                reset=headers.reset,
+                since=since,
+            )
 
     def status(self, waiting: int) -> RateLimitStatus | None:
         try:
@@ -167,6 +181,9 @@ class StoreBackend:
 
     def status(self, waiting: int) -> RateLimitStatus | None:
         return None
+
+    async def observe(self, headers: RateHeaders, since: float | None) -> None:
+        await self.store.observe(headers)  # the store keeps its own (server) time
 
 
 def backend_for(store: QuotaStore, *, poll: float = _INF) -> Backend:

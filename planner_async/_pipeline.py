@@ -257,7 +257,7 @@ class Sender:
         permit.complete()
         headers = RateHeaders.from_raw(response.headers.raw)
         if headers is not None:
-            await self._limiter.observe(headers)
+            await self._limiter.observe(headers, since=permit.taken_at)
         return _Sent(response, None, token)
 
     async def _decide(

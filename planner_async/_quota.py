@@ -102,7 +102,7 @@ def validate_limits(rate_limits: Iterable[tuple[int, float]]) -> tuple[tuple[int
 class _Window:
     """One ``(limit, period)`` window: permits in flight and sorted expiry times."""
 
-    __slots__ = ("expiries", "hold", "in_flight", "limit", "period")
+    __slots__ = ("expiries", "freed", "hold", "in_flight", "limit", "period")
 
     def __init__(self, limit: int, period: float, margin: float) -> None:
         self.limit = limit
@@ -110,12 +110,17 @@ class _Window:
         self.hold = period + margin  # completion -> expiry
         self.in_flight = 0
         self.expiries: deque[float] = deque()
+        self.freed: deque[float] = deque(maxlen=limit)  # the latest expiries passed
 
     def used(self, now: float) -> int:
         expiries = self.expiries
         while expiries and expiries[0] <= now:
-            expiries.popleft()
+            self.freed.append(expiries.popleft())
         return self.in_flight + len(expiries)
+
+    def freed_since(self, since: float) -> int:
+        """How many slots freed after ``since`` (of the latest ``limit``)."""
+        return sum(1 for expiry in self.freed if expiry > since)
 
     def ready_at(self, now: float, ahead: int) -> float:
         """When this window admits one more after ``ahead`` others; inf if in flight blocks."""
@@ -336,6 +341,7 @@ class QuotaCore:
         limit: int | None = None,
         remaining: int | None = None,
         reset: float | None = None,
+        since: float | None = None,
     ) -> bool:
         """Adopt the server's ``X-Rate-Limit-Remaining`` when it is below the local count.
 
@@ -345,7 +351,10 @@ class QuotaCore:
         local accounting never undercounts our own requests. The first phantom expires
         ``reset`` seconds from ``now`` (the server's word on when a request frees, capped at
         the window's period), the others a full period from ``now``, so ``Remaining: 0,
-        Reset: 1`` costs one second, not a window. Returns whether anything was adopted.
+        Reset: 1`` costs one second, not a window. ``since`` (when the answered request
+        was sent) discounts the slots that freed here while it was in flight: the server
+        counted before they freed, so they are not someone else's use. Returns whether
+        anything was adopted.
         """
         if remaining is None:
             return False
@@ -356,6 +365,8 @@ class QuotaCore:
         adopted = False
         for w in windows:
             extra = (w.limit - w.used(now)) - max(0, int(remaining))
+            if since is not None and extra > 0:
+                extra -= w.freed_since(since)
             if extra > 0:
                 _add_phantoms(w, extra, now, reset)
                 adopted = True

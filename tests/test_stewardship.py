@@ -306,3 +306,31 @@ def test_signature_options_and_config_agree() -> None:
     for field in attrs.fields(ClientConfig):
         assert field.default == signature.parameters[field.name].default
     assert {"redis_url", "priority", "coalesce", "cache_ttl"} <= set(keywords)
+
+
+def test_rate_headers_do_not_count_slots_that_freed_in_flight() -> None:
+    """A server count taken before local slots freed is not read as someone else's use."""
+    core = QuotaCore([(3, 10.0)])
+    for _ in range(3):
+        assert core.try_take(0.0)
+        core.complete(0.0)  # the three free at 10.0
+    assert core.try_take(10.0)
+    core.complete(10.05)  # the server counted the three old ones when it stamped this one
+    assert not core.observe(10.05, limit=3, remaining=0, since=9.99)
+    assert 1 == core.status(10.05).windows[0].used
+    assert core.observe(10.05, limit=3, remaining=0)  # without since: two phantoms
+    assert 3 == core.status(10.05).windows[0].used
+
+
+async def test_a_lone_batch_job_gets_the_whole_window() -> None:
+    """60 batch calls on a 20-per-second window take about two seconds, not three."""
+    fake = FakePlanner(events=100, seed=4, rate_limits=[(20, 1.0)], auth_rate_limits=[])
+    async with _client(fake, rate_limits=[(20, 1.0)], priority="batch", coalesce=False) as job:
+        await job.authenticate()
+        started = time.monotonic()
+        async with anyio.create_task_group() as tg:
+            for event_id in fake.visible_ids()[:60]:
+                tg.start_soon(job.events.get, event_id)
+        took = time.monotonic() - started
+    assert 0 == fake.stats.rate_limited
+    assert 1.9 <= took <= 2.5
