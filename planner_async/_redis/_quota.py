@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
-from .._checks import check_seconds
+from .._checks import check_int, check_seconds
 from .._exceptions import StoreUnavailableError
 from .._quota import RateHeaders, RateLimitStatus, WindowStatus, validate_limits
 from .._stores import Admission, MemoryQuotaStore, Outcome
 from ._connect import as_text, guarded, require_asyncio
+from ._lanes import Lane, LaneArgs
 from ._lua import QUOTA_LUA
 
 if TYPE_CHECKING:
@@ -65,6 +66,11 @@ class RedisQuotaStore:
     local limiter with that share of every window for a few seconds instead of raising
     :class:`StoreUnavailableError` (the default: fail closed).
 
+    Lanes: while an ``interactive`` acquire was seen in the last ``lane_memory`` seconds
+    (default: the shortest window's period), a ``batch`` acquire leaves
+    ``min(ceil(limit * interactive_reserve), limit - 1)`` slots of every window to
+    interactive traffic; ``interactive_reserve=0`` turns the reserve off.
+
     >>> from redis.asyncio import Redis                       # doctest: +SKIP
     >>> store = RedisQuotaStore(Redis(), "planner:ann", [(500, 60), (3000, 3600)])
     >>> client = PlannerClient("ann", key, quota_store=store)
@@ -81,10 +87,13 @@ class RedisQuotaStore:
         margin: float = 0.0,
         recovery: float = 0.5,
         fallback_share: float | None = None,
+        interactive_reserve: float = 0.2,
+        lane_memory: float | None = None,
     ) -> None:
         if not isinstance(prefix, str) or not prefix:
             raise TypeError("prefix must be a non-empty str")
         self._limits = validate_limits(limits)
+        self._lanes = LaneArgs(self._limits, interactive_reserve, lane_memory)
         self._lease = check_seconds("lease", lease, positive=True)
         self._grace = check_seconds("abandon_grace", abandon_grace)
         self._holds = tuple(p + check_seconds("margin", margin) for _, p in self._limits)
@@ -126,14 +135,18 @@ class RedisQuotaStore:
 
     # -- the protocol ------------------------------------------------------------------------
 
-    async def acquire(self, ahead: int = 0) -> Admission:
-        """Reserve a slot in every window at once (one round trip), or say when one frees."""
+    async def acquire(self, ahead: int = 0, *, lane: Lane = "interactive") -> Admission:
+        """Reserve a slot in every window at once (one round trip), or say when one frees.
+
+        A ``batch`` request leaves the interactive reserve free (see the class docstring).
+        """
+        lanes = self._lanes.args(lane)
         require_asyncio()
         self._start_listener()
         if self._fallback is not None and self._in_fallback():
             return await self._local_acquire(ahead)
         try:
-            return await self._acquire_remote(ahead)
+            return await self._acquire_remote(ahead, lanes)
         except StoreUnavailableError:
             if self._fallback is None:
                 raise
@@ -195,6 +208,19 @@ class RedisQuotaStore:
             )
         return RateLimitStatus(tuple(windows), float(reply[0]), waiting)
 
+    async def forecast(self, n: int = 1, *, lane: Lane = "interactive") -> float:
+        """Seconds until ``n`` more ``lane`` requests could be admitted (a read; one round trip).
+
+        ``0.0`` when they could go now, ``inf`` when it depends on requests in flight.
+        """
+        n = check_int("n", n, low=1)
+        lanes = self._lanes.args(lane)
+        if self._fallback is not None and self._in_fallback():
+            return self._fallback.core.delay(self._fallback.clock(), n - 1)
+        require_asyncio()
+        reply = await self._run("forecast", [n, *lanes])
+        return max(0.0, float(as_text(reply[0])))
+
     def subscribe(self, wake: Callable[[], None]) -> None:
         """Call ``wake()`` when a release anywhere may have freed capacity (pub/sub)."""
         self._wakes.append(wake)
@@ -235,14 +261,10 @@ class RedisQuotaStore:
         replies = await guarded(pipe.execute(), first[0])
         return list(replies[0])
 
-    async def _acquire_remote(self, ahead: int) -> Admission:
+    async def _acquire_remote(self, ahead: int, lanes: list[Any]) -> Admission:
         for _ in range(3):
-            reply = [
-                as_text(x)
-                for x in await self._run(
-                    "acquire", [ahead, self._lease, self._epoch, self._recovery]
-                )
-            ]
+            args = [ahead, self._lease, self._epoch, self._recovery, *lanes]
+            reply = [as_text(x) for x in await self._run("acquire", args)]
             if reply[0] == "lost":
                 await self._restore(reply[1])
                 continue
@@ -351,7 +373,7 @@ def _keys(prefix: str, limits: tuple[tuple[int, float], ...]) -> list[str]:
     keys = [f"{prefix}:q:{name}" for name in ("pause", "seq", "epoch", "waiting")]
     for limit, period in limits:
         keys += [f"{prefix}:q:{limit}/{period:g}:done", f"{prefix}:q:{limit}/{period:g}:fly"]
-    return keys
+    return [*keys, f"{prefix}:q:lane"]  # the lane stamp comes last (KEYS[5 + 2n])
 
 
 def _observe_args(headers: RateHeaders) -> list[Any]:

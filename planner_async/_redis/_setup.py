@@ -55,6 +55,8 @@ class RedisStores:
         lease: float,
         abandon_grace: float,
         fallback_share: float | None,
+        interactive_reserve: float = 0.2,
+        lane_memory: float | None = None,
     ) -> None:
         self.prefix = prefix or default_prefix(base_url, username)
         self.redis: Redis = connect(url)
@@ -66,6 +68,8 @@ class RedisStores:
                 lease=lease,
                 abandon_grace=abandon_grace,
                 fallback_share=fallback_share,
+                interactive_reserve=interactive_reserve,
+                lane_memory=lane_memory,
             )
             for prefix, limits in (
                 (self.prefix, rate_limits),

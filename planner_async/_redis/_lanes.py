@@ -1,0 +1,59 @@
+"""The priority lanes' arguments for the Redis quota script (issue 14, items 2 and 6).
+
+The rule (the same as the in-memory store's): an interactive acquire stamps "interactive
+seen now"; while that stamp is younger than ``lane_memory`` seconds, a batch request is
+admitted only when every window keeps ``reserve`` slots free for interactive traffic,
+``reserve = min(ceil(limit * interactive_reserve), limit - 1)``. A batch job alone gets
+the whole window.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from .._checks import check_number, check_seconds
+
+__all__ = ["Lane", "LaneArgs", "check_lane"]
+
+Lane = Literal["interactive", "batch"]
+
+
+def check_lane(lane: object) -> Lane:
+    """``lane`` if it is ``"interactive"`` or ``"batch"``; TypeError/ValueError otherwise."""
+    if not isinstance(lane, str):
+        raise TypeError(f"lane must be 'interactive' or 'batch', got {type(lane).__name__}")
+    if lane == "interactive":
+        return "interactive"
+    if lane == "batch":
+        return "batch"
+    raise ValueError(f"lane must be 'interactive' or 'batch', got {lane!r}")
+
+
+def reserve(limit: int, share: float) -> int:
+    """The slots of a ``limit``-slot window kept for interactive traffic.
+
+    >>> [reserve(n, 0.2) for n in (1, 2, 5, 20, 500)]
+    [0, 1, 1, 4, 100]
+    """
+    # The tiny slack keeps float noise (0.7 * 10 = 7.000000000000001) from adding a slot.
+    return max(0, min(math.ceil(limit * share - 1e-9), limit - 1))
+
+
+class LaneArgs:
+    """The script arguments of each lane for one store's windows."""
+
+    __slots__ = ("memory", "reserves", "share")
+
+    def __init__(
+        self, limits: tuple[tuple[int, float], ...], share: float, memory: float | None
+    ) -> None:
+        self.share = check_number("interactive_reserve", share, low=0.0, high=1.0)
+        if memory is None:
+            memory = min(period for _, period in limits)
+        self.memory = check_seconds("lane_memory", memory, positive=True)
+        self.reserves = tuple(reserve(limit, self.share) for limit, _ in limits)
+
+    def args(self, lane: object) -> list[Any]:
+        """``[lane, memory, reserve per window]`` for a call in ``lane`` (checked)."""
+        return [check_lane(lane), self.memory, *self.reserves]
