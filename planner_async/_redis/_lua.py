@@ -16,8 +16,7 @@ Keys (all under the store's prefix, all with TTLs):
   from the server's ``X-Rate-Limit-Remaining`` live here too;
 - ``KEYS[4 + 2i]`` fly(i): window ``i``'s slots in flight, scored by their *lease*:
   reservation + lease + period. A worker that dies holding a slot frees it then.
-- ``KEYS[5 + 2n]`` (the last) lane: when an interactive acquire was last seen (see
-  *Lanes*).
+- the last key, lane: when an interactive acquire was last seen (see *Lanes*).
 
 All keys of one store share one hash tag, so a call never spans Redis Cluster slots.
 
@@ -28,14 +27,14 @@ number of windows ``n``, then ``n`` pairs ``(limit, hold)`` (hold = period + mar
 then the operation's own arguments. Entries expired at ``now`` are trimmed before each
 count (``ZREMRANGEBYSCORE``), so every call is O(log n) plus what it removes.
 
-Lanes: ``acquire`` and ``forecast`` take a lane (``interactive`` or ``batch``), the lane
-memory (seconds) and one reserve per window. An interactive acquire, admitted or not,
-stamps the lane key with now. A batch request is admitted only while, in every window,
-``used + 1 <= limit - reserve``, where the reserve applies while the stamp is younger
-than the lane memory (0 otherwise): a batch job alone gets the whole window, and while
-interactive traffic is about it leaves the last slots to it. A refused batch acquire
-waits for the earlier of "enough slots free to clear the reserve" and "the stamp ages
-out (and a slot is free then)".
+Lanes: ``acquire`` and ``forecast`` end their arguments with a lane (``interactive`` or
+``batch``), the lane memory (seconds) and one reserve per window. An interactive
+acquire, admitted or not, stamps the lane key with now. A batch request is admitted only
+while, in every window, ``used + 1 <= limit - reserve``, where the reserve applies while
+the stamp is younger than the lane memory (0 otherwise): a batch job alone gets the whole
+window, and while interactive traffic is about it leaves the last slots to it. A refused
+batch acquire waits for the earlier of "enough slots free to clear the reserve" and "the
+stamp ages out (and a slot is free then)".
 
 State loss: the epoch key is created with the data. When it is missing (Redis restarted
 without persistence, or the database was flushed) the script writes a new epoch, pauses
@@ -68,7 +67,7 @@ end
 local a = 5 + 2 * n
 local PAUSE, SEQ, EPOCH, WAITING = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
-local LANE = KEYS[5 + 2 * n]
+local LANE = KEYS[#KEYS]
 
 local function fmt(x) return string.format('%.17g', x) end
 local function done(i) return KEYS[3 + 2 * i] end
@@ -124,10 +123,11 @@ local function when(counts, ahead, reserve)
   return core, earliest, lease
 end
 
--- The lane arguments at ARGV[j]: lane, lane memory, then one reserve per window.
+-- The lane arguments, last in ARGV: lane, lane memory, then one reserve per window.
 -- Returns the reserves that apply now and, when they do, the time they stop applying.
 -- An interactive call stamps the lane key (when `stamp`), a batch one reads it.
-local function lanes(j, stamp)
+local function lanes(stamp)
+  local j = #ARGV - n - 1
   local lane, memory = ARGV[j], tonumber(ARGV[j + 1])
   local reserve, none = {}, {}
   for i = 1, n do reserve[i], none[i] = 0, 0 end
@@ -173,7 +173,7 @@ if op == 'acquire' then
   local ahead, lease, mine = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2]
   local e, lost = epoch_check(mine, tonumber(ARGV[a + 3]))
   if lost then return {'lost', e} end
-  local reserve, none, ends = lanes(a + 4, true)
+  local reserve, none, ends = lanes(true)
   local counts, free = {}, now >= paused_until()
   for i = 1, n do
     counts[i] = used(i)
@@ -200,13 +200,34 @@ if op == 'epoch' then
   return {'ok', e}
 end
 
+-- Adopt the server's X-Rate-Limit-* word (ARGV[j]: limit or '', remaining, reset or '').
+local function adopt(j)
+  local limit, remaining, reset = tonumber(ARGV[j]), tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2])
+  local chosen = {}
+  for i = 1, n do
+    if limit ~= nil and limits[i] == limit then table.insert(chosen, i) end
+  end
+  if #chosen == 0 and n == 1 then chosen = {1} end
+  for _, i in ipairs(chosen) do
+    local extra = (limits[i] - used(i)) - math.max(0, remaining)
+    for k = 1, extra do
+      local t = now + holds[i]
+      if k == 1 and reset ~= nil then t = now + math.min(math.max(reset, 0), holds[i]) end
+      add_done(i, 'p' .. tostring(redis.call('INCR', SEQ)), t)
+      keep_until(SEQ, now + holds[i])
+    end
+  end
+end
+
 if op == 'release' then
+  -- ARGV[a..a+2]: slot, outcome, grace; then, when headers came with it, what adopt() reads.
   local id, outcome, grace = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
   for i = 1, n do
     redis.call('ZREM', fly(i), id)
     if outcome == 'complete' then add_done(i, id, now + holds[i])
     elseif outcome == 'abandon' then add_done(i, id, now + grace + holds[i]) end
   end
+  if ARGV[a + 4] ~= nil then adopt(a + 3) end
   if redis.call('DEL', WAITING) == 1 then redis.call('PUBLISH', channel, 'freed') end
   return {'ok', fmt(now)}
 end
@@ -239,28 +260,13 @@ if op == 'pause' then
 end
 
 if op == 'observe' then
-  -- ARGV[a]: limit or '', ARGV[a+1]: remaining, ARGV[a+2]: reset or ''.
-  local limit, remaining, reset = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  local chosen = {}
-  for i = 1, n do
-    if limit ~= nil and limits[i] == limit then table.insert(chosen, i) end
-  end
-  if #chosen == 0 and n == 1 then chosen = {1} end
-  for _, i in ipairs(chosen) do
-    local extra = (limits[i] - used(i)) - math.max(0, remaining)
-    for k = 1, extra do
-      local t = now + holds[i]
-      if k == 1 and reset ~= nil then t = now + math.min(math.max(reset, 0), holds[i]) end
-      add_done(i, 'p' .. tostring(redis.call('INCR', SEQ)), t)
-      keep_until(SEQ, now + holds[i])
-    end
-  end
+  adopt(a)
   return {'ok', fmt(now)}
 end
 
 if op == 'forecast' then
   -- ARGV[a]: how many requests; then the lane arguments. Reads only (and trims).
-  local reserve, none, ends = lanes(a + 1, false)
+  local reserve, none, ends = lanes(false)
   local counts = {}
   for i = 1, n do counts[i] = used(i) end
   local core = lane_when(counts, tonumber(ARGV[a]) - 1, reserve, none, ends)

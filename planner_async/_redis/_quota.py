@@ -168,7 +168,9 @@ class RedisQuotaStore:
         sid = str(slot)
         args = [sid, outcome.value, self._grace]
         pending, self._pending = self._pending, None
-        reply = await self._run_with_headers(("release", args), pending)
+        if pending is not None and pending.remaining is not None:
+            args += _observe_args(pending)  # adopted in the same call: no extra round trip
+        reply = await self._run("release", args)
         self._remember(sid, outcome, float(as_text(reply[1])))
 
     async def pause(self, seconds: float) -> None:
@@ -246,20 +248,6 @@ class RedisQuotaStore:
         now = "" if self._injected_now is None else repr(self._injected_now)
         argv = [op, now, self._channel, len(self._limits), *self._window_args, *args]
         return self._keys, argv
-
-    async def _run_with_headers(
-        self, first: tuple[str, list[Any]], headers: RateHeaders | None
-    ) -> list[Any]:
-        """Run ``first`` and, when ``headers`` are pending, an observe in the same round trip."""
-        if headers is None or headers.remaining is None:
-            return await self._run(*first)
-        self.round_trips += 1
-        pipe = self._redis.pipeline(transaction=False)
-        for op, args in (first, ("observe", _observe_args(headers))):
-            keys, argv = self._call(op, args)
-            await self._script(keys=keys, args=argv, client=pipe)
-        replies = await guarded(pipe.execute(), first[0])
-        return list(replies[0])
 
     async def _acquire_remote(self, ahead: int, lanes: list[Any]) -> Admission:
         for _ in range(3):
