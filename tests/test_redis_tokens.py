@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 from redis_support import redis_client, unique_prefix
 
 from planner_async import RedisTokenStore, Session, StoreUnavailableError, TokenState
+from planner_async._redis._keys import lease_key, token_key
 
 pytestmark = [pytest.mark.anyio, pytest.mark.backends("asyncio")]
 
@@ -33,7 +34,7 @@ async def test_save_is_a_compare_and_set_on_the_generation() -> None:
         kept = await store.load()
         await store.clear(expected=1)
         cleared = await store.load()
-        ttl = await redis.pttl(f"{prefix}:token")
+        ttl = await redis.pttl(token_key(prefix))
     assert saved is not None
     assert saved.generation == 1
     assert stale is None
@@ -60,7 +61,7 @@ async def test_the_lease_excludes_and_a_dead_holder_blocks_only_until_its_timeou
             group.start_soon(hold, "a")
             await anyio.sleep(0.01)
             group.start_soon(hold, "b")
-        await redis.set(f"{prefix}:token:lease", "dead-worker", px=200)
+        await redis.set(lease_key(prefix), "dead-worker", px=200)
         start = time.monotonic()
         async with store.lease(5.0):
             waited = time.monotonic() - start
@@ -75,8 +76,8 @@ async def test_an_expired_lease_is_not_released_by_its_old_holder() -> None:
         store = RedisTokenStore(redis, prefix)
         async with store.lease(0.05):
             await anyio.sleep(0.1)
-            await redis.set(f"{prefix}:token:lease", "someone-else", px=5000)
-        holder = await redis.get(f"{prefix}:token:lease")
+            await redis.set(lease_key(prefix), "someone-else", px=5000)
+        holder = await redis.get(lease_key(prefix))
     assert holder == b"someone-else"
 
 
@@ -87,7 +88,7 @@ async def test_encryption_at_rest_hides_the_tokens() -> None:
     async with redis_client(prefix=prefix) as redis:
         store = RedisTokenStore(redis, prefix, encryption_key=key)
         await store.save(STATE, expected=0)
-        raw = await redis.hget(f"{prefix}:token", "data")
+        raw = await redis.hget(token_key(prefix), "data")
         loaded = await store.load()
         other = RedisTokenStore(redis, prefix, encryption_key=Fernet.generate_key())
         with pytest.raises(StoreUnavailableError, match="decrypted"):
@@ -105,7 +106,7 @@ async def test_unreadable_state_counts_as_empty() -> None:
     """Garbage under the token key is treated as no state; the next save replaces it."""
     prefix = unique_prefix("junk")
     async with redis_client(prefix=prefix) as redis:
-        await redis.hset(f"{prefix}:token", mapping={"gen": 4, "data": b"{not json"})
+        await redis.hset(token_key(prefix), mapping={"gen": 4, "data": b"{not json"})
         store = RedisTokenStore(redis, prefix)
         stored = await store.load()
         saved = await store.save(STATE, expected=4)

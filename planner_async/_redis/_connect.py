@@ -11,16 +11,25 @@ import asyncio
 import functools
 import hashlib
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import anyio
 
 from .._exceptions import StoreUnavailableError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["as_text", "connect", "default_prefix", "guarded", "require_asyncio"]
+__all__ = ["OP_BOUND", "as_text", "connect", "default_prefix", "guarded", "require_asyncio"]
 
 T = TypeVar("T")
+
+SOCKET_TIMEOUT: Final = 2.0
+"""The socket timeouts (connect and read) of a client made by :func:`connect`."""
+OP_BOUND: Final = 2.5
+"""The longest one store operation may take, whatever the Redis client's own timeouts and
+retries: a Redis that accepts connections but never answers fails the operation with
+:class:`StoreUnavailableError` after this long, instead of holding the call."""
 
 
 @functools.cache
@@ -62,29 +71,35 @@ def connect(url: str) -> Redis:
         raise ImportError("redis_url needs redis-py: pip install 'planner-async[redis]'") from exc
     from redis.asyncio.retry import Retry
     from redis.backoff import ExponentialWithJitterBackoff
-    from redis.exceptions import ConnectionError, TimeoutError
+    from redis.exceptions import ConnectionError
 
-    # Retry a dropped connection (e.g. a Redis restart) a few times, about 1.5 s in all;
+    # Retry a dropped or refused connection (e.g. a Redis restart) twice, within 0.3 s;
     # every script is safe to resend: a lost admission reply only holds a slot until its
-    # lease. Then the call fails with StoreUnavailableError.
+    # lease. A timeout is not retried (that would multiply it); the call then fails with
+    # StoreUnavailableError, and guarded() bounds the whole operation anyway.
     client: Redis = Redis.from_url(
         url,
-        socket_connect_timeout=5.0,
-        socket_timeout=10.0,
-        retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 4),
-        retry_on_error=[ConnectionError, TimeoutError],
+        socket_connect_timeout=SOCKET_TIMEOUT,
+        socket_timeout=SOCKET_TIMEOUT,
+        retry=Retry(
+            ExponentialWithJitterBackoff(cap=0.2, base=0.05), 2, supported_errors=(ConnectionError,)
+        ),
+        retry_on_error=[ConnectionError],
     )
     return client
 
 
 async def guarded(call: Awaitable[T], what: str) -> T:
-    """Await a Redis call, turning every Redis or socket failure into StoreUnavailableError.
+    """Await a Redis call within :data:`OP_BOUND` seconds, turning every Redis or socket
+    failure, and running out of time, into :class:`StoreUnavailableError`.
 
     The message names the operation, never the URL (which may carry a password).
     """
+    failures: tuple[type[BaseException], ...] = (*_failures(), TimeoutError)
     try:
-        return await call
-    except _failures() as exc:
+        with anyio.fail_after(OP_BOUND):
+            return await call
+    except failures as exc:
         raise StoreUnavailableError(
             f"the Redis store is unavailable ({what}: {type(exc).__name__}); no request was sent"
         ) from exc

@@ -5,11 +5,12 @@ One script, one ``EVALSHA`` per operation (``acquire``, ``release``, ``restore``
 atomically, so checking every window and reserving a slot in all of them is all or
 nothing, and the time it reads (``TIME``) is the server's, never a worker's.
 
-Keys (all under the store's prefix, all with TTLs):
+Keys (all under ``planner:{<prefix>}:<role>:``, see :mod:`._keys`; all with TTLs):
 
 - ``KEYS[1]`` pause: the cool-down's end (Redis time, seconds) while one runs;
 - ``KEYS[2]`` seq: the counter that names slots;
-- ``KEYS[3]`` epoch: which incarnation of the data this is (see *State loss*);
+- ``KEYS[3]`` epoch: which incarnation of the data this is (see *State loss*); it lives
+  one longest period beyond the last entry of any other key;
 - ``KEYS[4]`` waiting: set while some caller waits, so a release knows to publish;
 - ``KEYS[3 + 2i]`` done(i): window ``i``'s sorted set of completed slots, scored by
   the time they free (completion + period, + grace when abandoned); phantoms adopted
@@ -37,9 +38,12 @@ batch acquire waits for the earlier of "enough slots free to clear the reserve" 
 stamp ages out (and a slot is free then)".
 
 State loss: the epoch key is created with the data. When it is missing (Redis restarted
-without persistence, or the database was flushed) the script writes a new epoch, pauses
-admissions for ``recovery`` seconds, publishes ``lost``, and refuses callers whose epoch
-is older until they have put back (``restore``) the slots they still know of.
+without persistence, the database was flushed, or every key expired) the script writes a
+new epoch, publishes ``lost``, and refuses callers whose epoch is older until they have put
+back (``restore``) the slots they still know of. It also pauses admissions for
+``recovery`` seconds, so those slots are back before new ones are given, unless nobody
+can hold any: the caller holds none, and no other process's listener heard ``lost`` (a
+brand-new prefix starts at once).
 """
 
 from __future__ import annotations
@@ -73,9 +77,15 @@ local function fmt(x) return string.format('%.17g', x) end
 local function done(i) return KEYS[3 + 2 * i] end
 local function fly(i) return KEYS[4 + 2 * i] end
 
+local longest = 0
+for i = 1, n do longest = math.max(longest, holds[i]) end
+
+-- Every key lives until its last entry frees; the epoch one longest period longer.
 local function keep_until(key, t)
   local ms = math.ceil((t - now) * 1000) + 1000
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
+  ms = ms + math.ceil(longest * 1000)
+  if redis.call('PTTL', EPOCH) < ms then redis.call('PEXPIRE', EPOCH, ms) end
 end
 
 local function used(i)
@@ -152,16 +162,20 @@ local function lane_when(counts, ahead, reserve, none, ends)
     math.min(lease, math.max(ends, le))
 end
 
-local function epoch_check(mine, recovery)
+-- A missing epoch: a brand-new prefix, data that expired, or data lost (a restart without
+-- persistence, a flush). Admissions pause for `recovery` only when some live process may
+-- hold slots to put back: the caller says whether it does, and whether its own listener
+-- is among those that hear the announcement.
+local function epoch_check(mine, recovery, listening, holding)
   local e = redis.call('GET', EPOCH)
   if not e then
     e = fmt(now)
-    redis.call('SET', EPOCH, e)
+    redis.call('SET', EPOCH, e, 'PX', math.ceil(longest * 1000) + 1000)
+    local heard = redis.call('PUBLISH', channel, 'lost')
     local until_ = now + recovery
-    if paused_until() < until_ then
+    if (heard > listening or holding > 0) and paused_until() < until_ then
       redis.call('SET', PAUSE, fmt(until_), 'PX', math.ceil(recovery * 1000) + 1000)
     end
-    redis.call('PUBLISH', channel, 'lost')
     if mine ~= '' then return e, true end
   elseif mine ~= '' and mine ~= e then
     return e, true
@@ -171,7 +185,8 @@ end
 
 if op == 'acquire' then
   local ahead, lease, mine = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2]
-  local e, lost = epoch_check(mine, tonumber(ARGV[a + 3]))
+  local e, lost = epoch_check(
+    mine, tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]))
   if lost then return {'lost', e} end
   local reserve, none, ends = lanes(true)
   local counts, free = {}, now >= paused_until()
@@ -195,7 +210,8 @@ if op == 'acquire' then
 end
 
 if op == 'epoch' then
-  local e, lost = epoch_check(ARGV[a], tonumber(ARGV[a + 1]))
+  local e, lost = epoch_check(
+    ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]))
   if lost then return {'lost', e} end
   return {'ok', e}
 end

@@ -21,13 +21,12 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-import anyio
-
 from .._checks import check_int, check_seconds
 from .._exceptions import StoreUnavailableError
 from .._quota import RateHeaders, RateLimitStatus, WindowStatus, validate_limits
 from .._stores import Admission, MemoryQuotaStore, Outcome
 from ._connect import as_text, guarded, require_asyncio
+from ._keys import check_prefix, check_role, namespace, quota_channel, quota_keys
 from ._lanes import Lane, LaneArgs
 from ._lua import QUOTA_LUA
 
@@ -87,11 +86,12 @@ class RedisQuotaStore:
         margin: float = 0.0,
         recovery: float = 0.5,
         fallback_share: float | None = None,
+        role: str = "quota",
         interactive_reserve: float = 0.2,
         lane_memory: float | None = None,
     ) -> None:
-        if not isinstance(prefix, str) or not prefix:
-            raise TypeError("prefix must be a non-empty str")
+        self._prefix = check_prefix(prefix)
+        self._role = check_role(role)
         self._limits = validate_limits(limits)
         self._lanes = LaneArgs(self._limits, interactive_reserve, lane_memory)
         self._lease = check_seconds("lease", lease, positive=True)
@@ -100,9 +100,9 @@ class RedisQuotaStore:
         self._recovery = check_seconds("recovery", recovery)
         self._fallback = _fallback_store(self._limits, fallback_share, abandon_grace, margin)
         self._redis = redis
-        self._prefix = prefix
-        self._keys = _keys(prefix, self._limits)
-        self._channel = f"{prefix}:q:freed"
+        # The lane stamp is the last key (the script reads it as KEYS[#KEYS]).
+        self._keys = [*quota_keys(prefix, role, self._limits), f"{namespace(prefix)}:{role}:lane"]
+        self._channel = quota_channel(prefix, role)
         self._window_args: list[Any] = [
             x for lp in zip((n for n, _ in self._limits), self._holds, strict=True) for x in lp
         ]
@@ -130,8 +130,14 @@ class RedisQuotaStore:
         """The key prefix this store's windows live under."""
         return self._prefix
 
+    @property
+    def role(self) -> str:
+        """``"quota"`` (the API's windows) or ``"auth"`` (the login endpoint's)."""
+        return self._role
+
     def __repr__(self) -> str:
-        return f"RedisQuotaStore(prefix={self._prefix!r}, limits={list(self._limits)!r})"
+        role = "" if self._role == "quota" else f", role={self._role!r}"
+        return f"RedisQuotaStore(prefix={self._prefix!r}, limits={list(self._limits)!r}{role})"
 
     # -- the protocol ------------------------------------------------------------------------
 
@@ -233,8 +239,7 @@ class RedisQuotaStore:
         if task is not None:
             self._closing = True
             task.cancel()
-            with anyio.move_on_after(1.0), contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await asyncio.wait({task}, timeout=1.0)  # never raises the task's own end
 
     # -- round trips -------------------------------------------------------------------------
 
@@ -251,7 +256,7 @@ class RedisQuotaStore:
 
     async def _acquire_remote(self, ahead: int, lanes: list[Any]) -> Admission:
         for _ in range(3):
-            args = [ahead, self._lease, self._epoch, self._recovery, *lanes]
+            args = [ahead, self._lease, *self._epoch_args(), *lanes]
             reply = [as_text(x) for x in await self._run("acquire", args)]
             if reply[0] == "lost":
                 await self._restore(reply[1])
@@ -278,18 +283,26 @@ class RedisQuotaStore:
                     args += [member, scores[i]]
         await self._run("restore", args)
         self._epoch = epoch
-        log.warning(
+        held = len(self._mine_done) + len(self._mine_fly)
+        log.log(
+            logging.WARNING if held else logging.DEBUG,
             "the Redis quota store lost its data; restored %d slot(s) of this process",
-            len(self._mine_done) + len(self._mine_fly),
+            held,
         )
 
     async def _sync_epoch(self) -> None:
         """Check the epoch (after a reconnect or a ``lost`` message); restore if it moved."""
-        reply = [as_text(x) for x in await self._run("epoch", [self._epoch, self._recovery])]
+        reply = [as_text(x) for x in await self._run("epoch", self._epoch_args())]
         if reply[0] == "lost":
             await self._restore(reply[1])
         elif not self._epoch:
             self._epoch = reply[1]
+
+    def _epoch_args(self) -> list[Any]:
+        """What the script needs to judge a missing epoch: ours, the pause, who listens."""
+        listening = int(self._listener is not None and not self._listener.done())
+        holding = int(bool(self._mine_done or self._mine_fly))
+        return [self._epoch, self._recovery, listening, holding]
 
     def _remember(self, sid: str, outcome: Outcome, now: float) -> None:
         """Keep this process's own completed slots (until they expire) for a restore."""
@@ -326,14 +339,13 @@ class RedisQuotaStore:
                 delay = 0.05
                 await self._relay(pubsub)
             except Exception as exc:
-                if self._closing:  # redis-py may turn our cancellation into an error
+                if self._closing or _cancelling():  # redis-py may turn a cancel into an error
                     return
                 log.debug("quota listener: %s; reconnecting", type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
             finally:
-                with anyio.move_on_after(0.2), contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await _close_quietly(pubsub)
 
     async def _relay(self, pubsub: Any) -> None:
         while True:
@@ -357,11 +369,17 @@ class RedisQuotaStore:
         )
 
 
-def _keys(prefix: str, limits: tuple[tuple[int, float], ...]) -> list[str]:
-    keys = [f"{prefix}:q:{name}" for name in ("pause", "seq", "epoch", "waiting")]
-    for limit, period in limits:
-        keys += [f"{prefix}:q:{limit}/{period:g}:done", f"{prefix}:q:{limit}/{period:g}:fly"]
-    return [*keys, f"{prefix}:q:lane"]  # the lane stamp comes last (KEYS[5 + 2n])
+def _cancelling() -> bool:
+    """Whether the current task is being cancelled (an error seen now is its echo)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def _close_quietly(pubsub: Any) -> None:
+    """Close a pub/sub connection within 0.2 s; never raise, never eat a cancellation."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(0.2):
+            await pubsub.aclose()
 
 
 def _observe_args(headers: RateHeaders) -> list[Any]:

@@ -37,8 +37,9 @@ def permit_lease(timeout: httpx.Timeout, abandon_grace: float) -> float:
 class RedisStores:
     """One Redis connection pool and the three stores of a client built from ``redis_url``.
 
-    The API windows (``<prefix>``), the auth endpoint's window (``<prefix>:auth``) and the
-    token state (``<prefix>``); the prefix defaults to :func:`default_prefix`.
+    The API windows (role ``quota``), the auth endpoint's window (role ``auth``) and the
+    token state, all under ``planner:{<prefix>}:`` (see :mod:`._keys`); the prefix
+    defaults to :func:`default_prefix`.
     """
 
     __slots__ = ("auth_quota", "prefix", "quota", "redis", "tokens")
@@ -63,18 +64,16 @@ class RedisStores:
         self.quota, self.auth_quota = (
             RedisQuotaStore(
                 self.redis,
-                prefix,
+                self.prefix,
                 limits,
                 lease=lease,
                 abandon_grace=abandon_grace,
                 fallback_share=fallback_share,
                 interactive_reserve=interactive_reserve,
                 lane_memory=lane_memory,
+                role=role,
             )
-            for prefix, limits in (
-                (self.prefix, rate_limits),
-                (self.prefix + ":auth", auth_rate_limits),
-            )
+            for role, limits in (("quota", rate_limits), ("auth", auth_rate_limits))
         )
         self.tokens = RedisTokenStore(self.redis, self.prefix, fallback=fallback_share is not None)
 

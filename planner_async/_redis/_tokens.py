@@ -1,8 +1,8 @@
 """``RedisTokenStore``: one token state for every client of an account, in Redis.
 
-The state is a hash ``<prefix>:token`` = ``{gen, data}`` with a TTL; saves are a
-compare-and-set on ``gen`` (Lua), so a renewal that someone else overtook is not
-written. The renewal lease is ``SET <prefix>:token:lease <random> NX PX <timeout>``,
+The state is a hash ``planner:{<prefix>}:tokens`` = ``{gen, data}`` with a TTL; saves are
+a compare-and-set on ``gen`` (Lua), so a renewal that someone else overtook is not
+written. The renewal lease is ``SET planner:{<prefix>}:tokens:lease <random> NX PX <ms>``,
 released (or extended) only while it still holds our random value. ``data`` is the JSON
 of :func:`state_to_json`, encrypted with Fernet when a key is given.
 
@@ -26,6 +26,7 @@ from .._exceptions import StoreUnavailableError
 from .._stores import MemoryTokenStore, StoredToken, TokenState
 from .._token_codec import state_from_json, state_to_json
 from ._connect import as_text, guarded, require_asyncio
+from ._keys import check_prefix, lease_key, token_key
 from ._lua import TOKEN_CAS_LUA, TOKEN_CLEAR_LUA, UNLOCK_LUA
 
 if TYPE_CHECKING:
@@ -80,15 +81,13 @@ class RedisTokenStore:
         poll: float = 0.05,
         fallback: bool = False,
     ) -> None:
-        if not isinstance(prefix, str) or not prefix:
-            raise TypeError("prefix must be a non-empty str")
+        self._prefix = check_prefix(prefix)
         self._ttl_ms = int(check_seconds("ttl", ttl, positive=True) * 1000)
         self._poll = check_seconds("poll", poll, positive=True)
         self._fernet = _fernet(encryption_key)
         self._redis = redis
-        self._prefix = prefix
-        self._key = f"{prefix}:token"
-        self._lease_key = f"{prefix}:token:lease"
+        self._key = token_key(prefix)
+        self._lease_key = lease_key(prefix)
         self._cas = redis.register_script(TOKEN_CAS_LUA)
         self._clear = redis.register_script(TOKEN_CLEAR_LUA)
         self._unlock = redis.register_script(UNLOCK_LUA)
@@ -101,6 +100,7 @@ class RedisTokenStore:
 
     async def load(self) -> StoredToken:
         """The stored state and generation (``StoredToken(None, 0)`` when none)."""
+        require_asyncio()
         if self._local is not None and self._in_outage():
             return await self._local.load()
         try:
@@ -109,7 +109,6 @@ class RedisTokenStore:
             return await self._outage(exc).load()
 
     async def _load(self) -> StoredToken:
-        require_asyncio()
         raw = await guarded(self._redis.hmget(self._key, ["gen", "data"]), "token load")
         gen, data = raw[0], raw[1]
         generation = int(as_text(gen)) if gen is not None else 0
@@ -121,6 +120,7 @@ class RedisTokenStore:
 
     async def save(self, state: TokenState, *, expected: int) -> StoredToken | None:
         """Store ``state`` if the generation is still ``expected`` (compare-and-set)."""
+        require_asyncio()
         if self._local is not None and self._in_outage():
             return await self._local.save(state, expected=expected)
         try:
@@ -129,7 +129,6 @@ class RedisTokenStore:
             return await self._outage(exc).save(state, expected=expected)
 
     async def _save(self, state: TokenState, expected: int) -> StoredToken | None:
-        require_asyncio()
         data = self._encode(state)
         reply = await guarded(
             self._cas(keys=[self._key], args=[expected, data, self._ttl_ms]), "token save"
@@ -139,10 +138,10 @@ class RedisTokenStore:
 
     async def clear(self, *, expected: int) -> None:
         """Forget the state if the generation is still ``expected``."""
+        require_asyncio()
         if self._local is not None:
             await self._local.clear(expected=expected)
         try:
-            require_asyncio()
             await guarded(self._clear(keys=[self._key], args=[expected, self._ttl_ms]), "clear")
         except StoreUnavailableError:
             if self._local is None:
@@ -164,6 +163,7 @@ class RedisTokenStore:
 
     @asynccontextmanager
     async def _hold(self, limit: float) -> AsyncIterator[None]:
+        require_asyncio()
         token = secrets.token_hex(16)
         try:
             if self._local is not None and self._in_outage():
@@ -180,7 +180,6 @@ class RedisTokenStore:
                 await self._give_back(token)
 
     async def _take(self, token: str, limit: float) -> None:
-        require_asyncio()
         ms = max(1, int(limit * 1000))
         while True:
             taken = self._redis.set(self._lease_key, token, nx=True, px=ms)
