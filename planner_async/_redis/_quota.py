@@ -25,6 +25,7 @@ from .._checks import check_int, check_seconds
 from .._exceptions import StoreUnavailableError
 from .._quota import RateHeaders, RateLimitStatus, WindowStatus, validate_limits
 from .._stores import Admission, MemoryQuotaStore, Outcome
+from ._cluster import pubsub_for
 from ._connect import as_text, guarded, require_asyncio
 from ._keys import check_prefix, check_role, namespace, quota_channel, quota_keys
 from ._lanes import Lane, LaneArgs
@@ -32,6 +33,7 @@ from ._lua import QUOTA_LUA
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
 
 __all__ = ["RedisQuotaStore"]
 
@@ -54,7 +56,8 @@ _LOCAL = _LocalSlot()
 class RedisQuotaStore:
     """A :class:`QuotaStore` in Redis: every client with the same ``prefix`` shares the windows.
 
-    ``redis`` is a ``redis.asyncio.Redis`` (its connections belong to one event loop);
+    ``redis`` is a ``redis.asyncio.Redis`` or ``RedisCluster`` (its connections belong to
+    one event loop);
     ``limits`` the ``(max_requests, period_seconds)`` windows. ``lease`` is how long a
     reserved slot may go without a release before it counts as lost (its worker died):
     it must outlast the longest a permit is held (request timeout plus a login), and the
@@ -77,7 +80,7 @@ class RedisQuotaStore:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: Redis | RedisCluster,
         prefix: str,
         limits: Sequence[tuple[int, float]],
         *,
@@ -331,7 +334,7 @@ class RedisQuotaStore:
         """Wake the local head on every message; on (re)connect, check the epoch and wake."""
         delay = 0.05
         while True:
-            pubsub = self._redis.pubsub()
+            pubsub = pubsub_for(self._redis)  # on a cluster: one node's
             try:
                 await pubsub.subscribe(self._channel)
                 await self._sync_epoch()

@@ -16,6 +16,7 @@ from ._tokens import RedisTokenStore
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
 
 __all__ = ["RedisStores", "permit_lease"]
 
@@ -60,7 +61,7 @@ class RedisStores:
         lane_memory: float | None = None,
     ) -> None:
         self.prefix = prefix or default_prefix(base_url, username)
-        self.redis: Redis = connect(url)
+        self.redis: Redis | RedisCluster = connect(url)
         self.quota, self.auth_quota = (
             RedisQuotaStore(
                 self.redis,
