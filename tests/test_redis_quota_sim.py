@@ -20,7 +20,7 @@ import pytest
 from redis_support import redis_client, unique_prefix
 
 from planner_async import Outcome, QuotaCore, RateHeaders, RedisQuotaStore
-from planner_async._redis._quota import _observe_args
+from planner_async._redis._script_args import observe_args
 
 pytestmark = [pytest.mark.anyio, pytest.mark.backends("asyncio")]
 
@@ -126,7 +126,7 @@ class _Sim:
         remaining = self.rng.randrange(0, 6)
         reset = self.rng.choice([None, 0.2, 0.7, 10.0])
         headers = RateHeaders(limit=limit, remaining=remaining, reset=reset)
-        await self.store._run("observe", _observe_args(headers))
+        await self.store._run("observe", observe_args(headers))
         self.core.observe(self.t, limit=limit, remaining=remaining, reset=reset)
 
     async def status(self) -> None:
@@ -174,7 +174,7 @@ async def test_observe_without_a_matching_window_adopts_nothing() -> None:
     prefix = unique_prefix("simobs")
     async with redis_client(prefix=prefix) as redis:
         store = RedisQuotaStore(redis, prefix, [(3, 1.0), (5, 4.0)], recovery=0.0)
-        args: list[Any] = _observe_args(RateHeaders(limit=None, remaining=0))
+        args: list[Any] = observe_args(RateHeaders(limit=None, remaining=0))
         await store._run("observe", args)
         status = await store.status()
     assert [w.used for w in status.windows] == [0, 0]

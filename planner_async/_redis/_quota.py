@@ -28,8 +28,8 @@ from .._stores import Admission, MemoryQuotaStore, Outcome
 from ._cluster import pubsub_for
 from ._connect import as_text, guarded, require_asyncio
 from ._keys import check_prefix, check_role, namespace, quota_channel, quota_keys
-from ._lanes import Lane, LaneArgs
 from ._lua import QUOTA_LUA
+from ._script_args import Lane, LaneArgs, observe_args
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -56,9 +56,8 @@ _LOCAL = _LocalSlot()
 class RedisQuotaStore:
     """A :class:`QuotaStore` in Redis: every client with the same ``prefix`` shares the windows.
 
-    ``redis`` is a ``redis.asyncio.Redis`` or ``RedisCluster`` (its connections belong to
-    one event loop);
-    ``limits`` the ``(max_requests, period_seconds)`` windows. ``lease`` is how long a
+    ``redis`` is a ``redis.asyncio.Redis`` or ``RedisCluster`` (its connections belong
+    to one event loop); ``limits`` the windows. ``lease`` is how long a
     reserved slot may go without a release before it counts as lost (its worker died):
     it must outlast the longest a permit is held (request timeout plus a login), and the
     slot is then held one more ``period`` on top. ``abandon_grace`` and ``margin`` mean
@@ -69,9 +68,8 @@ class RedisQuotaStore:
     :class:`StoreUnavailableError` (the default: fail closed).
 
     Lanes: while an ``interactive`` acquire was seen in the last ``lane_memory`` seconds
-    (default: the shortest window's period), a ``batch`` acquire leaves
-    ``min(ceil(limit * interactive_reserve), limit - 1)`` slots of every window to
-    interactive traffic; ``interactive_reserve=0`` turns the reserve off.
+    (default: the shortest period), ``batch`` leaves ``interactive_reserve`` (rounded up,
+    at most ``limit - 1``) of every window free; ``0`` turns the reserve off.
 
     >>> from redis.asyncio import Redis                       # doctest: +SKIP
     >>> store = RedisQuotaStore(Redis(), "planner:ann", [(500, 60), (3000, 3600)])
@@ -145,10 +143,7 @@ class RedisQuotaStore:
     # -- the protocol ------------------------------------------------------------------------
 
     async def acquire(self, ahead: int = 0, *, lane: Lane = "interactive") -> Admission:
-        """Reserve a slot in every window at once (one round trip), or say when one frees.
-
-        A ``batch`` request leaves the interactive reserve free (see the class docstring).
-        """
+        """Reserve a slot in every window at once (one round trip), or say when one frees."""
         lanes = self._lanes.args(lane)
         require_asyncio()
         self._start_listener()
@@ -178,7 +173,7 @@ class RedisQuotaStore:
         args = [sid, outcome.value, self._grace]
         pending, self._pending = self._pending, None
         if pending is not None and pending.remaining is not None:
-            args += _observe_args(pending)  # adopted in the same call: no extra round trip
+            args += observe_args(pending)  # adopted in the same call: no extra round trip
         reply = await self._run("release", args)
         self._remember(sid, outcome, float(as_text(reply[1])))
 
@@ -383,13 +378,6 @@ async def _close_quietly(pubsub: Any) -> None:
     with contextlib.suppress(Exception):
         async with asyncio.timeout(0.2):
             await pubsub.aclose()
-
-
-def _observe_args(headers: RateHeaders) -> list[Any]:
-    def blank(value: float | None) -> Any:
-        return "" if value is None else value
-
-    return [blank(headers.limit), headers.remaining, blank(headers.reset)]
 
 
 def _fallback_store(

@@ -1,10 +1,10 @@
-"""The priority lanes' arguments for the Redis quota script (issue 14, items 2 and 6).
+"""The quota script's arguments that come from Python values: lanes and rate headers.
 
-The rule (the same as the in-memory store's): an interactive acquire stamps "interactive
-seen now"; while that stamp is younger than ``lane_memory`` seconds, a batch request is
-admitted only when every window keeps ``reserve`` slots free for interactive traffic,
-``reserve = min(ceil(limit * interactive_reserve), limit - 1)``. A batch job alone gets
-the whole window.
+Lanes (issue 14, items 2 and 6; the in-memory store's rule): an interactive acquire
+stamps "interactive seen now"; while that stamp is younger than ``lane_memory`` seconds,
+a batch request is admitted only when every window keeps ``reserve`` slots free for
+interactive traffic, ``reserve = min(ceil(limit * interactive_reserve), limit - 1)``. A
+batch job alone gets the whole window.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import math
 from typing import Any, Literal
 
 from .._checks import check_number, check_seconds
+from .._quota import RateHeaders
 
-__all__ = ["Lane", "LaneArgs", "check_lane"]
+__all__ = ["Lane", "LaneArgs", "check_lane", "observe_args"]
 
 Lane = Literal["interactive", "batch"]
 
@@ -57,3 +58,12 @@ class LaneArgs:
     def args(self, lane: object) -> list[Any]:
         """``[lane, memory, reserve per window]`` for a call in ``lane`` (checked)."""
         return [check_lane(lane), self.memory, *self.reserves]
+
+
+def observe_args(headers: RateHeaders) -> list[Any]:
+    """``[limit or "", remaining, reset or ""]``: what the script's ``adopt`` reads."""
+
+    def blank(value: float | None) -> Any:
+        return "" if value is None else value
+
+    return [blank(headers.limit), headers.remaining, blank(headers.reset)]
