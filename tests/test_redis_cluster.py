@@ -35,6 +35,7 @@ from planner_async import (
     RedisQuotaStore,
     RedisTokenStore,
     Session,
+    StoreUnavailableError,
     TokenState,
 )
 from planner_async._redis import _cluster, connect
@@ -281,3 +282,23 @@ async def test_two_clients_on_a_cluster_share_one_login_and_the_quota(cluster: _
     assert 0 == fake.stats.rate_limited
     assert 30 == fake.stats.count("events.get", 200)
     assert fake.stats.max_window_usage[(10, 1.0)] <= 10
+
+
+async def test_an_unreachable_cluster_fails_closed() -> None:
+    """No node answers: a typed error at the first call, nothing sent, the URL not shown."""
+    fake = FakePlanner(events=5, restricted_share=0)
+    http = httpx.AsyncClient(transport=fake.transport())
+    client = PlannerClient(
+        "demo",
+        "demo-key",
+        base_url=fake.base_url,
+        http_client=http,
+        redis_url="redis+cluster://:pw-secret@127.0.0.1:1",
+    )
+    async with client:
+        with pytest.raises(StoreUnavailableError) as info:
+            await client.events.get(fake.visible_ids()[0])
+    await http.aclose()
+    assert 0 == fake.stats.total_requests
+    assert "pw-secret" not in str(info.value)
+    assert "127.0.0.1:1" not in str(info.value)

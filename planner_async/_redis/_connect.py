@@ -38,10 +38,10 @@ retries: a Redis that accepts connections but never answers fails the operation 
 def _failures() -> tuple[type[BaseException], ...]:
     """What a Redis call can fail with (imported late: redis is optional and slow to import)."""
     try:
-        from redis.exceptions import RedisError
+        from redis.exceptions import RedisClusterException, RedisError
     except ImportError:  # pragma: no cover - redis is optional
         return (OSError,)
-    return (RedisError, OSError)
+    return (RedisError, RedisClusterException, OSError)  # the cluster's is no RedisError
 
 
 def default_prefix(base_url: str, username: str) -> str:
