@@ -4,7 +4,8 @@ The file is JSON ``{"generation": n, "state": {...}}`` written with mode ``0600`
 a temporary file and :func:`os.replace` (a reader sees the old file or the new one, never
 half of one). The renewal lease is an exclusive ``flock`` on ``<path>.lock``; the kernel
 drops it when its holder dies, and waiting for it is bounded by the lease timeout. A file
-that cannot be read or parsed counts as empty (a warning is logged, without its content).
+that cannot be read or parsed, or whose tokens fail the checks a login applies, counts as
+empty: the client logs in again and overwrites it (one warning, without its content).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import anyio
 from ._checks import check_seconds
 from ._exceptions import StoreUnavailableError
 from ._stores import StoredToken, TokenState
-from ._token_codec import state_from_json, state_to_json
+from ._token_codec import parse_json, state_from_json, state_to_json
 
 __all__ = ["FileTokenStore"]
 
@@ -46,7 +47,7 @@ class FileTokenStore:
     if missing. A file readable by others is used but logged as a warning.
     """
 
-    __slots__ = ("_lock_path", "_path", "_poll")
+    __slots__ = ("_lock_path", "_path", "_poll", "_warned")
 
     def __init__(self, path: str | os.PathLike[str], *, poll: float = 0.05) -> None:
         if not isinstance(path, str | os.PathLike):
@@ -54,6 +55,7 @@ class FileTokenStore:
         self._path = Path(path).expanduser()
         self._lock_path = self._path.with_name(self._path.name + ".lock")
         self._poll = check_seconds("poll", poll, positive=True)
+        self._warned: int | None = None  # the hash of the last unreadable content warned of
 
     @property
     def path(self) -> Path:
@@ -120,7 +122,17 @@ class FileTokenStore:
             return StoredToken(None, 0)
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             log.warning("token file %s is accessible to other users; chmod 600 it", self._path)
-        return _parse(raw, self._path)
+        try:
+            return _parse(raw)
+        except ValueError as exc:
+            if hash(raw) != self._warned:  # once per bad content, however often it is read
+                self._warned = hash(raw)
+                log.warning(
+                    "token file %s is unusable (%s); logging in afresh and overwriting it",
+                    self._path,
+                    exc,
+                )
+            return StoredToken(None, 0)
 
     def _write(self, document: Mapping[str, Any]) -> None:
         self._ensure_dir()
@@ -155,15 +167,13 @@ def _try_lock(fd: int) -> bool:
     return True
 
 
-def _parse(raw: bytes, path: Path) -> StoredToken:
-    """The stored token from the file's bytes; empty (and a warning) when corrupt."""
-    try:
-        document = json.loads(raw)
-        generation = document["generation"]
-        if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
-            raise ValueError("bad generation")
-        state = document["state"]
-        return StoredToken(None if state is None else state_from_json(state), generation)
-    except (ValueError, KeyError, TypeError):
-        log.warning("token file %s is corrupt; ignoring it and logging in afresh", path)
-        return StoredToken(None, 0)
+def _parse(raw: bytes) -> StoredToken:
+    """The stored token from the file's bytes; ValueError (naming no content) if unusable."""
+    document = parse_json(raw)
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    generation = document.get("generation")
+    if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
+        raise ValueError("bad generation")
+    state = document.get("state")
+    return StoredToken(None if state is None else state_from_json(state), generation)

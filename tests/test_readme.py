@@ -10,6 +10,8 @@ How a block runs depends on what it is (see ``kind``):
 - a block defining ``test_*`` functions: as a user's test module, through ``pytester``;
 - a block defining a FastAPI ``app``: executed, then started with its lifespan and asked
   for an event, a missing event and the budget listing;
+- a block bringing its own Redis client: run twice as a script, against the suite's own
+  throwaway ``redis-server`` (see ``tests/redis_support.py``), with one Fernet key;
 - any other block: executed as a module, with the environment set.
 
 A block preceded by ``<!-- readme: skip (reason) -->`` is not run; none is today.
@@ -59,7 +61,7 @@ BLOCKS = readme_blocks()
 
 
 def kind(index: int, code: str) -> str:
-    """How block ``index`` runs: quickstart, fragment, pytest, fastapi or program."""
+    """How block ``index`` runs: quickstart, fragment, pytest, fastapi, redis or program."""
     if index == 0:
         return "quickstart"
     try:
@@ -72,6 +74,8 @@ def kind(index: int, code: str) -> str:
         return "pytest"
     if "FastAPI(" in code and "planner_lifespan" in code and "lifespan=" in code:
         return "fastapi"
+    if "from redis.asyncio import Redis" in code:
+        return "redis"
     return "program"
 
 
@@ -172,7 +176,7 @@ def test_the_readme_has_the_blocks_it_promises() -> None:
     """The quick start comes first and every kind of block is there to be run."""
     kinds = [kind(i, code) for i, (_, code, _) in enumerate(BLOCKS)]
     assert kinds[0] == "quickstart"
-    assert {"fragment", "pytest", "fastapi", "program"} <= set(kinds)
+    assert {"fragment", "pytest", "fastapi", "redis", "program"} <= set(kinds)
     assert "asyncio.run(main())" in BLOCKS[0][1]
     assert not any(skipped for _, _, skipped in BLOCKS)
 
@@ -270,3 +274,41 @@ def test_pytest_block_passes_through_the_plugin(code: str, pytester: pytest.Pyte
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) >= tests  # anyio runs each on every backend
     assert set(outcomes) <= {"passed", "warnings"}
+
+
+@pytest.mark.parametrize("code", _params("redis"))
+def test_redis_block_runs_twice_and_closes_what_it_opens(
+    code: str, env: dict[str, str], served: ServedFake, tmp_path: Path
+) -> None:
+    """The bring-your-own-Redis block, run twice with one key: both runs print the event,
+    the second reuses the stored session, and neither warns of anything left unclosed."""
+    from cryptography.fernet import Fernet
+    from redis_support import own_server
+
+    script = tmp_path / "redis_block.py"
+    script.write_text(code + "\n", encoding="utf-8")
+    run_env = {
+        **_base_environment(),
+        **env,
+        "REDIS_URL": own_server().url,
+        "PLANNER_TOKEN_KEY": Fernet.generate_key().decode(),
+        "PYTHONDEVMODE": "1",  # ResourceWarnings shown, asyncio debug checks on
+    }
+    runs, logins = [], []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, str(script)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=run_env,
+            check=False,
+        )
+        runs.append(done)
+        logins.append(served.fake.stats.logins)
+        assert done.returncode == 0, done.stderr
+    assert [r.stdout for r in runs] == [runs[0].stdout] * 2
+    assert runs[0].stdout.strip()
+    assert logins[0] == logins[1]  # the second run adopted the stored, decrypted session
+    assert "Warning" not in runs[0].stderr + runs[1].stderr
+    assert "unclosed" not in (runs[0].stderr + runs[1].stderr).lower()

@@ -305,24 +305,39 @@ return redis.error_reply('unknown operation ' .. op)
 """
 """The quota script; see the module docstring for its keys and arguments."""
 
-TOKEN_CAS_LUA: Final = r"""
+_GENERATION = r"""
+-- The stored generation; a value that is not a plain decimal count reads as 0.
+local function generation()
+  local raw = redis.call('HGET', KEYS[1], 'gen')
+  if raw and #raw <= 15 and string.match(raw, '^%d+$') then return tonumber(raw) end
+  return 0
+end
+"""
+
+TOKEN_CAS_LUA: Final = (
+    _GENERATION
+    + r"""
 -- KEYS[1] the token hash {gen, data}; ARGV: expected generation, data, ttl in ms.
-local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0')
+local gen = generation()
 if gen ~= tonumber(ARGV[1]) then return -1 end
 redis.call('HSET', KEYS[1], 'gen', gen + 1, 'data', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return gen + 1
 """
+)
 """Compare-and-set of the token state: save only if nobody saved since ``expected``."""
 
-TOKEN_CLEAR_LUA: Final = r"""
-local gen = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0')
+TOKEN_CLEAR_LUA: Final = (
+    _GENERATION
+    + r"""
+local gen = generation()
 if gen ~= tonumber(ARGV[1]) then return -1 end
 redis.call('HSET', KEYS[1], 'gen', gen + 1)
 redis.call('HDEL', KEYS[1], 'data')
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return gen + 1
 """
+)
 """Forget the token state if the generation is still the expected one."""
 
 UNLOCK_LUA: Final = r"""

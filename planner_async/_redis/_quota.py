@@ -15,19 +15,18 @@ compares it with :class:`QuotaCore`); production code never sets it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from .._checks import check_int, check_seconds
 from .._exceptions import StoreUnavailableError
 from .._quota import RateHeaders, RateLimitStatus, WindowStatus, validate_limits
 from .._stores import Admission, MemoryQuotaStore, Outcome
-from ._cluster import pubsub_for
 from ._connect import as_text, guarded, require_asyncio
 from ._keys import check_prefix, check_role, namespace, quota_channel, quota_keys
+from ._listener import Listener
 from ._lua import QUOTA_LUA
 from ._script_args import Lane, LaneArgs, observe_args
 
@@ -114,8 +113,7 @@ class RedisQuotaStore:
         self._mine_fly: dict[str, tuple[float, ...]] = {}
         self._releases = 0
         self._wakes: list[Callable[[], None]] = []
-        self._listener: asyncio.Task[None] | None = None
-        self._closing = False
+        self._listener = Listener(redis, self._channel, self._on_connect, self._on_message)
         self._fallback_until = -_INF
         self._injected_now: float | None = None  # tests only: the script's time (else TIME)
         self.round_trips = 0
@@ -232,12 +230,16 @@ class RedisQuotaStore:
         self._wakes.append(wake)
 
     async def aclose(self) -> None:
-        """Stop the pub/sub listener (the Redis client itself is the caller's to close)."""
-        task, self._listener = self._listener, None
-        if task is not None:
-            self._closing = True
-            task.cancel()
-            await asyncio.wait({task}, timeout=1.0)  # never raises the task's own end
+        """Stop the pub/sub listener, within 1 s (the Redis client is the caller's to close)."""
+        await self._listener.aclose()
+
+    async def __aenter__(self) -> Self:
+        """``async with store:`` closes it (its listener) on the way out."""
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Close the store."""
+        await self.aclose()
 
     # -- round trips -------------------------------------------------------------------------
 
@@ -298,7 +300,7 @@ class RedisQuotaStore:
 
     def _epoch_args(self) -> list[Any]:
         """What the script needs to judge a missing epoch: ours, the pause, who listens."""
-        listening = int(self._listener is not None and not self._listener.done())
+        listening = int(self._listener.running)
         holding = int(bool(self._mine_done or self._mine_fly))
         return [self._epoch, self._recovery, listening, holding]
 
@@ -317,42 +319,22 @@ class RedisQuotaStore:
     # -- wake-ups ----------------------------------------------------------------------------
 
     def _start_listener(self) -> None:
-        if self._listener is None and self._wakes:
-            self._closing = False
-            self._listener = asyncio.get_running_loop().create_task(self._listen())
+        if self._wakes:
+            self._listener.start()
 
     def _wake_all(self) -> None:
         for wake in self._wakes:
             wake()
 
-    async def _listen(self) -> None:
-        """Wake the local head on every message; on (re)connect, check the epoch and wake."""
-        delay = 0.05
-        while True:
-            pubsub = pubsub_for(self._redis)  # on a cluster: one node's
-            try:
-                await pubsub.subscribe(self._channel)
-                await self._sync_epoch()
-                self._wake_all()  # releases may have been missed while disconnected
-                delay = 0.05
-                await self._relay(pubsub)
-            except Exception as exc:
-                if self._closing or _cancelling():  # redis-py may turn a cancel into an error
-                    return
-                log.debug("quota listener: %s; reconnecting", type(exc).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
-            finally:
-                await _close_quietly(pubsub)
+    async def _on_connect(self) -> None:
+        """(Re)connected: check the epoch, and wake (releases may have been missed)."""
+        await self._sync_epoch()
+        self._wake_all()
 
-    async def _relay(self, pubsub: Any) -> None:
-        while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
-            if message is None:
-                continue
-            if as_text(message.get("data")) == "lost":
-                await self._sync_epoch()
-            self._wake_all()
+    async def _on_message(self, data: str) -> None:
+        if data == "lost":
+            await self._sync_epoch()
+        self._wake_all()
 
     # -- fallback ----------------------------------------------------------------------------
 
@@ -365,19 +347,6 @@ class RedisQuotaStore:
             "the Redis quota store is unreachable; using a local share of the quota for %g s",
             _FALLBACK_SECONDS,
         )
-
-
-def _cancelling() -> bool:
-    """Whether the current task is being cancelled (an error seen now is its echo)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
-async def _close_quietly(pubsub: Any) -> None:
-    """Close a pub/sub connection within 0.2 s; never raise, never eat a cancellation."""
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(0.2):
-            await pubsub.aclose()
 
 
 def _fallback_store(

@@ -24,8 +24,8 @@ import anyio
 from .._checks import check_seconds
 from .._exceptions import StoreUnavailableError
 from .._stores import MemoryTokenStore, StoredToken, TokenState
-from .._token_codec import state_from_json, state_to_json
-from ._connect import as_text, guarded, require_asyncio
+from .._token_codec import parse_json, state_from_json, state_to_json
+from ._connect import guarded, require_asyncio
 from ._keys import check_prefix, lease_key, token_key
 from ._lua import TOKEN_CAS_LUA, TOKEN_CLEAR_LUA, UNLOCK_LUA
 
@@ -38,6 +38,16 @@ __all__ = ["RedisTokenStore"]
 log = logging.getLogger("planner_async")
 
 _REFRESH_TTL = 30 * 86_400.0
+
+
+def _generation(raw: object) -> int | None:
+    """The stored generation: 0 when absent, None when not a plain decimal count."""
+    if raw is None:
+        return 0
+    text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
+    if text.isascii() and text.isdigit() and len(text) <= 15:
+        return int(text)
+    return None
 
 
 def _fernet(key: str | bytes | None) -> Any:
@@ -94,6 +104,7 @@ class RedisTokenStore:
         self._unlock = redis.register_script(UNLOCK_LUA)
         self._local = MemoryTokenStore() if fallback else None
         self._outage_until = -1.0
+        self._warned: int | None = None  # the hash of the last unusable state warned of
 
     def __repr__(self) -> str:
         encrypted = ", encrypted" if self._fernet is not None else ""
@@ -110,14 +121,26 @@ class RedisTokenStore:
             return await self._outage(exc).load()
 
     async def _load(self) -> StoredToken:
-        raw = await guarded(self._redis.hmget(self._key, ["gen", "data"]), "token load")
-        gen, data = raw[0], raw[1]
-        generation = int(as_text(gen)) if gen is not None else 0
-        if data is None:
+        gen, data = await guarded(self._redis.hmget(self._key, ["gen", "data"]), "token load")
+        generation = _generation(gen)
+        if data is None and generation is not None:
             return StoredToken(None, generation)
-        return StoredToken(
-            self._decode(data if isinstance(data, bytes) else data.encode()), generation
-        )
+        raw = data if isinstance(data, bytes) else str(data).encode()
+        try:
+            if generation is None:
+                raise ValueError("bad generation")
+            return StoredToken(self._decode(raw), generation)
+        except ValueError as exc:
+            self._unreadable(exc, (gen, raw))
+            return StoredToken(None, generation or 0)
+
+    def _unreadable(self, exc: ValueError, seen: object) -> None:
+        """Log once per bad content that the stored state is unusable."""
+        if hash(seen) != self._warned:
+            self._warned = hash(seen)
+            log.warning(
+                "the Redis token state is unusable (%s); logging in afresh and overwriting it", exc
+            )
 
     async def save(self, state: TokenState, *, expected: int) -> StoredToken | None:
         """Store ``state`` if the generation is still ``expected`` (compare-and-set)."""
@@ -212,7 +235,8 @@ class RedisTokenStore:
         data = json.dumps(state_to_json(state), separators=(",", ":")).encode()
         return data if self._fernet is None else bytes(self._fernet.encrypt(data))
 
-    def _decode(self, data: bytes) -> TokenState | None:
+    def _decode(self, data: bytes) -> TokenState:
+        """The state in ``data``; ValueError (naming no content) if it is unusable."""
         if self._fernet is not None:
             from cryptography.fernet import InvalidToken
 
@@ -220,9 +244,8 @@ class RedisTokenStore:
                 data = self._fernet.decrypt(data)
             except InvalidToken:
                 raise StoreUnavailableError(
-                    "the stored token state cannot be decrypted with this encryption_key"
+                    "the stored token state cannot be decrypted with this encryption_key: every "
+                    f"client of prefix {self._prefix!r} needs the same key. To start afresh "
+                    f"with a new one, delete the Redis key {self._key!r} (the next call logs in)"
                 ) from None
-        try:
-            return state_from_json(json.loads(data))
-        except ValueError:
-            return None  # unreadable: as if empty, the next save (same generation) fixes it
+        return state_from_json(parse_json(data))
