@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import random
 import shutil
 import socket
@@ -43,7 +42,7 @@ from planner_async import PlannerClient, QuotaWaitError
 from planner_async.testing import FakePlanner
 
 WINDOW = [(20, 1.0)]
-BATCH_TASKS, BATCH_CALLS = 6, 4
+BATCH_TASKS, BATCH_CALLS = 60, 4
 EVERY = 0.25
 
 
@@ -70,7 +69,9 @@ async def batch_job(client: PlannerClient, ids: list[int]) -> float:
     return time.monotonic() - started
 
 
-async def web_app(client: PlannerClient, ids: list[int], done: Callable[[], bool]) -> dict[str, Any]:
+async def web_app(
+    client: PlannerClient, ids: list[int], done: Callable[[], bool]
+) -> dict[str, Any]:
     """An interactive get every 250 ms until ``done()``; waits and failures."""
     waits: list[float] = []
     failures = 0
@@ -118,11 +119,6 @@ async def mixed(web: PlannerClient, job: PlannerClient, ids: list[int]) -> dict[
     return result
 
 
-T: list[float] = []
-async def _timed(c, i, s):
-    await c.events.get(i); T.append(round(time.monotonic()-s, 2))
-
-
 async def part_one() -> None:
     """One process: the mix, then the job alone."""
     fake = FakePlanner(events=400, seed=4, rate_limits=WINDOW, auth_rate_limits=[])
@@ -136,18 +132,18 @@ async def part_one() -> None:
     print(f"  interactive: {_summary(result['waits'])}, failures {result['failures']}")
     print(f"  batch: {calls} calls in {result['batch_seconds']:.2f} s = {share:.0%} of the window")
     print(f"  429s: {fake.stats.rate_limited}, logins: {fake.stats.logins}")
-    from planner_async._shared import live_shares; print("live", live_shares())
     alone = FakePlanner(events=100, seed=4, rate_limits=WINDOW, auth_rate_limits=[])
     async with _client(alone, alone.base_url, priority="batch") as lone:
         await lone.authenticate()
         started = time.monotonic()
         async with anyio.create_task_group() as tg:
             for event_id in alone.visible_ids()[:60]:
-                tg.start_soon(_timed, lone, event_id, started)
+                tg.start_soon(lone.events.get, event_id)
         took = time.monotonic() - started
-    print(sorted(T)[::5], lone.stats)
-    print(f"  lone batch job: 60 calls in {took:.2f} s (the window allows ~2.0 s), "
-          f"429s: {alone.stats.rate_limited}")
+    print(
+        f"  lone batch job: 60 calls in {took:.2f} s (the window allows ~2.0 s), "
+        f"429s: {alone.stats.rate_limited}"
+    )
 
 
 # -- two processes through Redis ---------------------------------------------------------------
@@ -165,8 +161,19 @@ def _start_redis() -> tuple[subprocess.Popen[bytes], str, str]:
         raise SystemExit("part two needs redis-server on PATH")
     port, folder = _free_port(), tempfile.mkdtemp(prefix="lanes-redis-")
     proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-         "no", "--dir", folder],
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            folder,
+        ],
         stdout=subprocess.DEVNULL,
     )
     for _ in range(100):
@@ -178,14 +185,13 @@ def _start_redis() -> tuple[subprocess.Popen[bytes], str, str]:
     return proc, f"redis://127.0.0.1:{port}/0", folder
 
 
-def _worker(role: str, base_url: str, redis_url: str, ids: list[int], queue: Any) -> None:
+def _worker(role: str, base_url: str, redis_url: str, ids: list[int], queue: Any, go: Any) -> None:
     async def run() -> dict[str, Any]:
         options = {"priority": "batch"} if role == "batch" else {}
         async with _client(None, base_url, redis_url=redis_url, **options) as client:
             await client.authenticate()
             queue.put(("ready", role))
-            while not os.path.exists(base_url.rsplit(":", 1)[1] + ".go"):
-                await anyio.sleep(0.01)
+            await anyio.to_thread.run_sync(go.wait)  # both start together
             if role == "batch":
                 return {"batch_seconds": await batch_job(client, ids)}
             stop = time.monotonic() + 12.0
@@ -200,12 +206,11 @@ async def part_two() -> None:
     fake = FakePlanner(events=400, seed=4, rate_limits=WINDOW, auth_rate_limits=[])
     ids = fake.visible_ids()[:300]
     ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
+    queue, go = ctx.Queue(), ctx.Event()
     try:
         async with fake.serve() as base_url:
-            go = base_url.rsplit(":", 1)[1] + ".go"
             workers = [
-                ctx.Process(target=_worker, args=(role, base_url, redis_url, ids, queue))
+                ctx.Process(target=_worker, args=(role, base_url, redis_url, ids, queue, go))
                 for role in ("batch", "interactive")
             ]
             for w in workers:
@@ -217,12 +222,11 @@ async def part_two() -> None:
                 if kind == "ready":
                     ready += 1
                     if ready == 2:
-                        open(go, "w").close()
+                        go.set()
                 else:
                     results[kind] = value
             for w in workers:
                 w.join()
-            os.unlink(go)
     finally:
         proc.terminate()
         proc.wait()
@@ -232,8 +236,10 @@ async def part_two() -> None:
     seconds = results["batch"]["batch_seconds"]
     print("two processes through Redis (a web app's and an ingestion job's), window 20/1 s")
     print(f"  interactive: {_summary(web['waits'])}, failures {web['failures']}")
-    print(f"  batch: {calls} calls in {seconds:.2f} s = "
-          f"{calls / seconds / WINDOW[0][0]:.0%} of the window")
+    print(
+        f"  batch: {calls} calls in {seconds:.2f} s = "
+        f"{calls / seconds / WINDOW[0][0]:.0%} of the window"
+    )
     print(f"  429s: {fake.stats.rate_limited}, logins: {fake.stats.logins}")
 
 

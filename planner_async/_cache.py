@@ -1,7 +1,7 @@
 """The answer cache: ``events.get`` answers reused for ``cache_ttl`` seconds, per account.
 
 A cache holds the *wire JSON* of events (the dict the API sent), never model objects, so
-the in-memory cache and the Redis one (``_redis_cache.RedisAnswerCache``) behave the
+the in-memory cache and the Redis one (``_redis._cache.RedisAnswerCache``) behave the
 same: a hit is structured again, which is cheap. One cache instance belongs to one
 account (the client's registry keeps one per base URL and username); keys are plain
 strings such as ``event:1001`` (:func:`event_key`) and never name the account, so two

@@ -51,6 +51,7 @@ __all__ = [
     "RateHeaders",
     "RateLimitStatus",
     "WindowStatus",
+    "check_lane",
     "reserve_of",
     "validate_limits",
 ]
@@ -63,10 +64,22 @@ DEFAULT_INTERACTIVE_RESERVE: Final = 0.2
 _INF = math.inf
 
 
+def check_lane(lane: object) -> Lane:
+    """``lane`` if it is ``"interactive"`` or ``"batch"``; TypeError/ValueError otherwise."""
+    if not isinstance(lane, str):
+        raise TypeError(f"lane must be 'interactive' or 'batch', got {type(lane).__name__}")
+    if lane == "interactive":
+        return "interactive"
+    if lane == "batch":
+        return "batch"
+    raise ValueError(f"lane must be 'interactive' or 'batch', got {lane!r}")
+
+
 def reserve_of(limit: int, share: float) -> int:
     """The slots of a ``limit`` window kept for interactive traffic: ``ceil(limit * share)``,
     but never all of them, so batch always moves."""
-    return min(math.ceil(limit * share - 1e-9), limit - 1)
+    # The tiny slack keeps float noise (0.7 * 10 = 7.000000000000001) from adding a slot.
+    return max(0, min(math.ceil(limit * share - 1e-9), limit - 1))
 
 
 def validate_limits(rate_limits: Iterable[tuple[int, float]]) -> tuple[tuple[int, float], ...]:

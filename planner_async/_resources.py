@@ -185,6 +185,7 @@ def _stores(res: Resources) -> tuple[QuotaStore, QuotaStore, TokenStore, float]:
             lease=permit_lease(config.request_timeout, config.abandon_grace),
             abandon_grace=config.abandon_grace,
             fallback_share=config.redis_fallback_share,
+            interactive_reserve=config.interactive_reserve,
         )
         return res.redis.quota, res.redis.auth_quota, res.redis.tokens, float("inf")
     share = res.share = share_for(config, res.username)
@@ -199,7 +200,7 @@ def _cache(res: Resources) -> AnswerCache | None:
     if res.config.cache_ttl is None:
         return None
     if res.redis is not None:
-        from ._redis_cache import RedisAnswerCache
+        from ._redis._cache import RedisAnswerCache
 
         return RedisAnswerCache(res.redis.redis, res.redis.prefix)
     share = res.share

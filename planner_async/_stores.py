@@ -24,7 +24,14 @@ import attrs
 from . import _backend
 from ._clock import Clock
 from ._models import Session
-from ._quota import DEFAULT_INTERACTIVE_RESERVE, Lane, QuotaCore, RateHeaders, RateLimitStatus
+from ._quota import (
+    DEFAULT_INTERACTIVE_RESERVE,
+    Lane,
+    QuotaCore,
+    RateHeaders,
+    RateLimitStatus,
+    check_lane,
+)
 
 __all__ = [
     "Admission",
@@ -156,7 +163,7 @@ class MemoryQuotaStore:
 
     async def acquire(self, ahead: int = 0, *, lane: Lane = "interactive") -> Admission:
         """Take a slot if every window has room; else say when one frees."""
-        return self.admit(ahead, lane)
+        return self.admit(ahead, check_lane(lane))
 
     def admit(self, ahead: int = 0, lane: Lane = "interactive") -> Admission:
         """:meth:`acquire` without awaiting."""
@@ -209,6 +216,7 @@ class MemoryQuotaStore:
 
     async def forecast(self, n: int = 1, *, lane: Lane = "interactive") -> float:
         """Seconds until ``n`` more ``lane`` requests could be admitted."""
+        lane = check_lane(lane)
         with self.lock:
             return self.core.forecast(self.clock(), n, lane)
 

@@ -1,5 +1,8 @@
-"""RedisQuotaStore and the client's Redis mode: atomic reservations, leases, wake-ups,
-the shared cool-down, failures (fail closed, opt-in fallback) and the options."""
+"""RedisQuotaStore and the client's Redis mode: leases, wake-ups, the shared cool-down,
+lanes after a restart, failures (fail closed, opt-in fallback) and the options.
+
+What every quota store promises (all-or-nothing reservations, release outcomes, pauses,
+adopted headers, status, lanes) is in ``tests/contracts/``, run on this store too."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import time
 import anyio
 import httpx
 import pytest
-from redis_support import redis_client, redis_url, unique_prefix
+from redis_support import private_server, redis_client, redis_url, unique_prefix
 
 from planner_async import (
     Outcome,
@@ -21,41 +24,12 @@ from planner_async import (
     StoreUnavailableError,
     default_prefix,
 )
+from planner_async._redis import connect
 from planner_async.testing import FakePlanner
 
 pytestmark = [pytest.mark.anyio, pytest.mark.backends("asyncio")]
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-
-
-async def test_reservation_is_all_or_nothing() -> None:
-    """A window without room refuses the slot in every window: the others are not charged."""
-    prefix = unique_prefix("aon")
-    async with redis_client(prefix=prefix) as redis:
-        store = RedisQuotaStore(redis, prefix, [(3, 10.0), (1, 10.0)], recovery=0.0)
-        first, second = await store.acquire(), await store.acquire()
-        status = await store.status()
-    assert first.slot is not None
-    assert second.slot is None
-    assert [w.used for w in status.windows] == [1, 1]
-
-
-async def test_completion_restamps_the_slot_at_response_time() -> None:
-    """A slot frees one period after its release, however long it was in flight."""
-    prefix = unique_prefix("restamp")
-    async with redis_client(prefix=prefix) as redis:
-        store = RedisQuotaStore(redis, prefix, [(1, 1.0)], lease=100.0, recovery=0.0)
-        store._injected_now = 1000.0
-        slot = (await store.acquire()).slot
-        store._injected_now = 1005.0
-        await store.release(slot, Outcome.COMPLETE)
-        store._injected_now = 1005.9
-        early = await store.acquire()
-        store._injected_now = 1006.0
-        late = await store.acquire()
-    assert early.slot is None
-    assert math.isclose(early.wait, 0.1, abs_tol=1e-6)
-    assert late.slot is not None
 
 
 async def test_a_dead_workers_slot_frees_after_its_lease() -> None:
@@ -75,18 +49,26 @@ async def test_a_dead_workers_slot_frees_after_its_lease() -> None:
     assert freed.slot is not None
 
 
-async def test_discard_frees_at_once_and_abandon_holds_the_grace() -> None:
-    """DISCARD gives the slot back now; ABANDON holds it grace + period after the release."""
-    prefix = unique_prefix("outcomes")
-    async with redis_client(prefix=prefix) as redis:
-        store = RedisQuotaStore(redis, prefix, [(1, 1.0)], abandon_grace=2.0, recovery=0.0)
-        store._injected_now = 1000.0
-        await store.release((await store.acquire()).slot, Outcome.DISCARD)
-        slot = (await store.acquire()).slot
-        await store.release(slot, Outcome.ABANDON)
-        refused = await store.acquire()
-    assert slot is not None
-    assert math.isclose(refused.wait, 3.0, abs_tol=1e-6)
+async def test_lanes_hold_again_after_a_redis_restart() -> None:
+    """A restart forgets the interactive stamp: batch alone fills, the next interactive call
+    brings the reserve back at once."""
+    prefix = unique_prefix("lanes-restart")
+    with private_server() as server:
+        redis = connect(server.url)  # the client's own connection: it reconnects
+        store = RedisQuotaStore(redis, prefix, [(5, 60.0)], recovery=0.0, lane_memory=30.0)
+        slot = (await store.acquire(lane="interactive")).slot
+        await store.release(slot, Outcome.DISCARD)
+        server.restart()
+        batch = [(await store.acquire(lane="batch")).slot is not None for _ in range(3)]
+        interactive = (await store.acquire(lane="interactive")).slot
+        refused = await store.acquire(lane="batch")  # 4 used: the last slot is kept
+        last = (await store.acquire(lane="interactive")).slot
+        await store.aclose()
+        await redis.aclose()
+    assert [True, True, True] == batch
+    assert interactive is not None
+    assert refused.slot is None
+    assert last is not None
 
 
 async def test_pause_and_adopted_headers_are_shared() -> None:

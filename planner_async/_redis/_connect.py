@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import anyio
 
 from .._exceptions import StoreUnavailableError
+from ._cluster import connect_cluster, is_cluster_url
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
 
 __all__ = ["OP_BOUND", "as_text", "connect", "default_prefix", "guarded", "require_asyncio"]
 
@@ -36,10 +38,10 @@ retries: a Redis that accepts connections but never answers fails the operation 
 def _failures() -> tuple[type[BaseException], ...]:
     """What a Redis call can fail with (imported late: redis is optional and slow to import)."""
     try:
-        from redis.exceptions import RedisError
+        from redis.exceptions import RedisClusterException, RedisError
     except ImportError:  # pragma: no cover - redis is optional
         return (OSError,)
-    return (RedisError, OSError)
+    return (RedisError, RedisClusterException, OSError)  # the cluster's is no RedisError
 
 
 def default_prefix(base_url: str, username: str) -> str:
@@ -63,8 +65,11 @@ def require_asyncio(what: str = "Redis") -> None:
         )
 
 
-def connect(url: str) -> Redis:
-    """A ``redis.asyncio.Redis`` for ``url`` (created lazily: no connection is opened yet)."""
+def connect(url: str) -> Redis | RedisCluster:
+    """A ``redis.asyncio.Redis`` for ``url``, or a ``RedisCluster`` for ``redis+cluster://``.
+
+    Created lazily: no connection is opened yet.
+    """
     try:
         from redis.asyncio import Redis
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -77,15 +82,17 @@ def connect(url: str) -> Redis:
     # every script is safe to resend: a lost admission reply only holds a slot until its
     # lease. A timeout is not retried (that would multiply it); the call then fails with
     # StoreUnavailableError, and guarded() bounds the whole operation anyway.
-    client: Redis = Redis.from_url(
-        url,
-        socket_connect_timeout=SOCKET_TIMEOUT,
-        socket_timeout=SOCKET_TIMEOUT,
-        retry=Retry(
+    options: dict[str, Any] = {
+        "socket_connect_timeout": SOCKET_TIMEOUT,
+        "socket_timeout": SOCKET_TIMEOUT,
+        "retry": Retry(
             ExponentialWithJitterBackoff(cap=0.2, base=0.05), 2, supported_errors=(ConnectionError,)
         ),
-        retry_on_error=[ConnectionError],
-    )
+        "retry_on_error": [ConnectionError],
+    }
+    if is_cluster_url(url):
+        return connect_cluster(url, **options)
+    client: Redis = Redis.from_url(url, **options)
     return client
 
 

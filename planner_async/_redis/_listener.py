@@ -16,10 +16,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from ._cluster import pubsub_for
 from ._connect import as_text
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
 
 __all__ = ["Listener"]
 
@@ -33,7 +35,7 @@ class Listener:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: Redis | RedisCluster,
         channel: str,
         on_connect: Callable[[], Awaitable[None]],
         on_message: Callable[[str], Awaitable[None]],
@@ -67,7 +69,7 @@ class Listener:
     async def _run(self) -> None:
         delay = 0.05
         while True:
-            pubsub = self._redis.pubsub()
+            pubsub = pubsub_for(self._redis)  # on a cluster: one node's
             try:
                 await pubsub.subscribe(self._channel)
                 await self._on_connect()

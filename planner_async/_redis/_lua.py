@@ -1,9 +1,9 @@
 """The Lua script behind :class:`RedisQuotaStore`: every quota decision, atomic, on Redis time.
 
 One script, one ``EVALSHA`` per operation (``acquire``, ``release``, ``restore``,
-``epoch``, ``pause``, ``observe``, ``status``). Redis runs a script atomically, so checking every
-window and reserving a slot in all of them is all or nothing, and the time it reads
-(``TIME``) is the server's, never a worker's.
+``epoch``, ``pause``, ``observe``, ``status``, ``forecast``). Redis runs a script
+atomically, so checking every window and reserving a slot in all of them is all or
+nothing, and the time it reads (``TIME``) is the server's, never a worker's.
 
 Keys (all under ``planner:{<prefix>}:<role>:``, see :mod:`._keys`; all with TTLs):
 
@@ -17,6 +17,9 @@ Keys (all under ``planner:{<prefix>}:<role>:``, see :mod:`._keys`; all with TTLs
   from the server's ``X-Rate-Limit-Remaining`` live here too;
 - ``KEYS[4 + 2i]`` fly(i): window ``i``'s slots in flight, scored by their *lease*:
   reservation + lease + period. A worker that dies holding a slot frees it then.
+- the last key, lane: when an interactive acquire was last seen (see *Lanes*).
+
+All keys of one store share one hash tag, so a call never spans Redis Cluster slots.
 
 Arguments: ``ARGV[1]`` the operation, ``ARGV[2]`` an injected time (``""`` in
 production: tests use it to drive the script on a schedule, see
@@ -24,6 +27,15 @@ production: tests use it to drive the script on a schedule, see
 number of windows ``n``, then ``n`` pairs ``(limit, hold)`` (hold = period + margin),
 then the operation's own arguments. Entries expired at ``now`` are trimmed before each
 count (``ZREMRANGEBYSCORE``), so every call is O(log n) plus what it removes.
+
+Lanes: ``acquire`` and ``forecast`` end their arguments with a lane (``interactive`` or
+``batch``), the lane memory (seconds) and one reserve per window. An interactive
+acquire, admitted or not, stamps the lane key with now. A batch request is admitted only
+while, in every window, ``used + 1 <= limit - reserve``, where the reserve applies while
+the stamp is younger than the lane memory (0 otherwise): a batch job alone gets the whole
+window, and while interactive traffic is about it leaves the last slots to it. A refused
+batch acquire waits for the earlier of "enough slots free to clear the reserve" and "the
+stamp ages out (and a slot is free then)".
 
 State loss: the epoch key is created with the data. When it is missing (Redis restarted
 without persistence, the database was flushed, or every key expired) the script writes a
@@ -58,6 +70,8 @@ for i = 1, n do
 end
 local a = 5 + 2 * n
 local PAUSE, SEQ, EPOCH, WAITING = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+
+local LANE = KEYS[#KEYS]
 
 local function fmt(x) return string.format('%.17g', x) end
 local function done(i) return KEYS[3 + 2 * i] end
@@ -107,6 +121,47 @@ local function ready(i, u, ahead)
   return math.huge, now + holds[i], lease
 end
 
+-- {core, earliest, lease} when every window admits one more after `ahead` others while
+-- leaving reserve[i] of window i free, and not before the pause ends.
+local function when(counts, ahead, reserve)
+  local p = math.max(now, paused_until())
+  local core, earliest, lease = p, p, p
+  for i = 1, n do
+    local c, lo, le = ready(i, counts[i], ahead + reserve[i])
+    core, earliest, lease = math.max(core, c), math.max(earliest, lo), math.max(lease, le)
+  end
+  return core, earliest, lease
+end
+
+-- The lane arguments, last in ARGV: lane, lane memory, then one reserve per window.
+-- Returns the reserves that apply now and, when they do, the time they stop applying.
+-- An interactive call stamps the lane key (when `stamp`), a batch one reads it.
+local function lanes(stamp)
+  local j = #ARGV - n - 1
+  local lane, memory = ARGV[j], tonumber(ARGV[j + 1])
+  local reserve, none = {}, {}
+  for i = 1, n do reserve[i], none[i] = 0, 0 end
+  if lane == 'interactive' then
+    if stamp then
+      redis.call('SET', LANE, fmt(now), 'PX', math.ceil(memory * 1000) + 60000)
+    end
+    return reserve, none, nil
+  end
+  local seen = tonumber(redis.call('GET', LANE) or '')
+  if seen == nil or now >= seen + memory then return reserve, none, nil end
+  for i = 1, n do reserve[i] = tonumber(ARGV[j + 1 + i]) end
+  return reserve, none, seen + memory
+end
+
+-- when(), for a lane: the earlier of clearing the reserve and its ageing out.
+local function lane_when(counts, ahead, reserve, none, ends)
+  local core, earliest, lease = when(counts, ahead, reserve)
+  if ends == nil then return core, earliest, lease end
+  local c, lo, le = when(counts, ahead, none)
+  return math.min(core, math.max(ends, c)), math.min(earliest, math.max(ends, lo)),
+    math.min(lease, math.max(ends, le))
+end
+
 -- A missing epoch: a brand-new prefix, data that expired, or data lost (a restart without
 -- persistence, a flush). Admissions pause for `recovery` only when some live process may
 -- hold slots to put back: the caller says whether it does, and whether its own listener
@@ -133,11 +188,11 @@ if op == 'acquire' then
   local e, lost = epoch_check(
     mine, tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]))
   if lost then return {'lost', e} end
-  local p = paused_until()
-  local counts, free = {}, now >= p
+  local reserve, none, ends = lanes(true)
+  local counts, free = {}, now >= paused_until()
   for i = 1, n do
     counts[i] = used(i)
-    if counts[i] >= limits[i] then free = false end
+    if counts[i] + reserve[i] >= limits[i] then free = false end
   end
   if free then
     local id = e .. ':' .. tostring(redis.call('INCR', SEQ))
@@ -149,11 +204,7 @@ if op == 'acquire' then
     end
     return {'ok', e, fmt(now), id}
   end
-  local core, earliest, fallback = math.max(now, p), math.max(now, p), math.max(now, p)
-  for i = 1, n do
-    local c, lo, le = ready(i, counts[i], ahead)
-    core, earliest, fallback = math.max(core, c), math.max(earliest, lo), math.max(fallback, le)
-  end
+  local core, earliest, fallback = lane_when(counts, ahead, reserve, none, ends)
   redis.call('SET', WAITING, '1', 'PX', 60000)
   return {'wait', e, fmt(now), fmt(core - now), fmt(earliest - now), fmt(fallback - now)}
 end
@@ -165,13 +216,34 @@ if op == 'epoch' then
   return {'ok', e}
 end
 
+-- Adopt the server's X-Rate-Limit-* word (ARGV[j]: limit or '', remaining, reset or '').
+local function adopt(j)
+  local limit, remaining, reset = tonumber(ARGV[j]), tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2])
+  local chosen = {}
+  for i = 1, n do
+    if limit ~= nil and limits[i] == limit then table.insert(chosen, i) end
+  end
+  if #chosen == 0 and n == 1 then chosen = {1} end
+  for _, i in ipairs(chosen) do
+    local extra = (limits[i] - used(i)) - math.max(0, remaining)
+    for k = 1, extra do
+      local t = now + holds[i]
+      if k == 1 and reset ~= nil then t = now + math.min(math.max(reset, 0), holds[i]) end
+      add_done(i, 'p' .. tostring(redis.call('INCR', SEQ)), t)
+      keep_until(SEQ, now + holds[i])
+    end
+  end
+end
+
 if op == 'release' then
+  -- ARGV[a..a+2]: slot, outcome, grace; then, when headers came with it, what adopt() reads.
   local id, outcome, grace = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
   for i = 1, n do
     redis.call('ZREM', fly(i), id)
     if outcome == 'complete' then add_done(i, id, now + holds[i])
     elseif outcome == 'abandon' then add_done(i, id, now + grace + holds[i]) end
   end
+  if ARGV[a + 4] ~= nil then adopt(a + 3) end
   if redis.call('DEL', WAITING) == 1 then redis.call('PUBLISH', channel, 'freed') end
   return {'ok', fmt(now)}
 end
@@ -204,23 +276,17 @@ if op == 'pause' then
 end
 
 if op == 'observe' then
-  -- ARGV[a]: limit or '', ARGV[a+1]: remaining, ARGV[a+2]: reset or ''.
-  local limit, remaining, reset = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  local chosen = {}
-  for i = 1, n do
-    if limit ~= nil and limits[i] == limit then table.insert(chosen, i) end
-  end
-  if #chosen == 0 and n == 1 then chosen = {1} end
-  for _, i in ipairs(chosen) do
-    local extra = (limits[i] - used(i)) - math.max(0, remaining)
-    for k = 1, extra do
-      local t = now + holds[i]
-      if k == 1 and reset ~= nil then t = now + math.min(math.max(reset, 0), holds[i]) end
-      add_done(i, 'p' .. tostring(redis.call('INCR', SEQ)), t)
-      keep_until(SEQ, now + holds[i])
-    end
-  end
+  adopt(a)
   return {'ok', fmt(now)}
+end
+
+if op == 'forecast' then
+  -- ARGV[a]: how many requests; then the lane arguments. Reads only (and trims).
+  local reserve, none, ends = lanes(false)
+  local counts = {}
+  for i = 1, n do counts[i] = used(i) end
+  local core = lane_when(counts, tonumber(ARGV[a]) - 1, reserve, none, ends)
+  return {fmt(core - now)}
 end
 
 if op == 'status' then

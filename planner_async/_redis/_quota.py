@@ -20,17 +20,19 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Self
 
-from .._checks import check_seconds
+from .._checks import check_int, check_seconds
 from .._exceptions import StoreUnavailableError
 from .._quota import RateHeaders, RateLimitStatus, WindowStatus, validate_limits
 from .._stores import Admission, MemoryQuotaStore, Outcome
 from ._connect import as_text, guarded, require_asyncio
-from ._keys import check_prefix, check_role, quota_channel, quota_keys
+from ._keys import check_prefix, check_role, namespace, quota_channel, quota_keys
 from ._listener import Listener
 from ._lua import QUOTA_LUA
+from ._script_args import Lane, LaneArgs, observe_args
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
 
 __all__ = ["RedisQuotaStore"]
 
@@ -53,8 +55,8 @@ _LOCAL = _LocalSlot()
 class RedisQuotaStore:
     """A :class:`QuotaStore` in Redis: every client with the same ``prefix`` shares the windows.
 
-    ``redis`` is a ``redis.asyncio.Redis`` (its connections belong to one event loop);
-    ``limits`` the ``(max_requests, period_seconds)`` windows. ``lease`` is how long a
+    ``redis`` is a ``redis.asyncio.Redis`` or ``RedisCluster`` (its connections belong
+    to one event loop); ``limits`` the windows. ``lease`` is how long a
     reserved slot may go without a release before it counts as lost (its worker died):
     it must outlast the longest a permit is held (request timeout plus a login), and the
     slot is then held one more ``period`` on top. ``abandon_grace`` and ``margin`` mean
@@ -64,6 +66,10 @@ class RedisQuotaStore:
     local limiter with that share of every window for a few seconds instead of raising
     :class:`StoreUnavailableError` (the default: fail closed).
 
+    Lanes: while an ``interactive`` acquire was seen in the last ``lane_memory`` seconds
+    (default: the shortest period), ``batch`` leaves ``interactive_reserve`` (rounded up,
+    at most ``limit - 1``) of every window free; ``0`` turns the reserve off.
+
     >>> from redis.asyncio import Redis                       # doctest: +SKIP
     >>> store = RedisQuotaStore(Redis(), "planner:ann", [(500, 60), (3000, 3600)])
     >>> client = PlannerClient("ann", key, quota_store=store)
@@ -71,7 +77,7 @@ class RedisQuotaStore:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: Redis | RedisCluster,
         prefix: str,
         limits: Sequence[tuple[int, float]],
         *,
@@ -81,17 +87,21 @@ class RedisQuotaStore:
         recovery: float = 0.5,
         fallback_share: float | None = None,
         role: str = "quota",
+        interactive_reserve: float = 0.2,
+        lane_memory: float | None = None,
     ) -> None:
         self._prefix = check_prefix(prefix)
         self._role = check_role(role)
         self._limits = validate_limits(limits)
+        self._lanes = LaneArgs(self._limits, interactive_reserve, lane_memory)
         self._lease = check_seconds("lease", lease, positive=True)
         self._grace = check_seconds("abandon_grace", abandon_grace)
         self._holds = tuple(p + check_seconds("margin", margin) for _, p in self._limits)
         self._recovery = check_seconds("recovery", recovery)
         self._fallback = _fallback_store(self._limits, fallback_share, abandon_grace, margin)
         self._redis = redis
-        self._keys = quota_keys(prefix, role, self._limits)
+        # The lane stamp is the last key (the script reads it as KEYS[#KEYS]).
+        self._keys = [*quota_keys(prefix, role, self._limits), f"{namespace(prefix)}:{role}:lane"]
         self._channel = quota_channel(prefix, role)
         self._window_args: list[Any] = [
             x for lp in zip((n for n, _ in self._limits), self._holds, strict=True) for x in lp
@@ -130,23 +140,24 @@ class RedisQuotaStore:
 
     # -- the protocol ------------------------------------------------------------------------
 
-    async def acquire(self, ahead: int = 0) -> Admission:
+    async def acquire(self, ahead: int = 0, *, lane: Lane = "interactive") -> Admission:
         """Reserve a slot in every window at once (one round trip), or say when one frees."""
+        lanes = self._lanes.args(lane)
         require_asyncio()
         self._start_listener()
         if self._fallback is not None and self._in_fallback():
-            return await self._local_acquire(ahead)
+            return await self._local_acquire(ahead, lane)
         try:
-            return await self._acquire_remote(ahead)
+            return await self._acquire_remote(ahead, lanes)
         except StoreUnavailableError:
             if self._fallback is None:
                 raise
             self._enter_fallback()
-            return await self._local_acquire(ahead)
+            return await self._local_acquire(ahead, lane)
 
-    async def _local_acquire(self, ahead: int) -> Admission:
+    async def _local_acquire(self, ahead: int, lane: Lane) -> Admission:
         assert self._fallback is not None
-        admission = await self._fallback.acquire(ahead)
+        admission = await self._fallback.acquire(ahead, lane=lane)
         return admission if admission.slot is None else Admission(_LOCAL)
 
     async def release(self, slot: object, outcome: Outcome) -> None:
@@ -159,7 +170,9 @@ class RedisQuotaStore:
         sid = str(slot)
         args = [sid, outcome.value, self._grace]
         pending, self._pending = self._pending, None
-        reply = await self._run_with_headers(("release", args), pending)
+        if pending is not None and pending.remaining is not None:
+            args += observe_args(pending)  # adopted in the same call: no extra round trip
+        reply = await self._run("release", args)
         self._remember(sid, outcome, float(as_text(reply[1])))
 
     async def pause(self, seconds: float) -> None:
@@ -199,6 +212,19 @@ class RedisQuotaStore:
             )
         return RateLimitStatus(tuple(windows), float(reply[0]), waiting)
 
+    async def forecast(self, n: int = 1, *, lane: Lane = "interactive") -> float:
+        """Seconds until ``n`` more ``lane`` requests could be admitted (a read; one round trip).
+
+        ``0.0`` when they could go now, ``inf`` when it depends on requests in flight.
+        """
+        n = check_int("n", n, low=1)
+        lanes = self._lanes.args(lane)
+        if self._fallback is not None and self._in_fallback():
+            return self._fallback.core.delay(self._fallback.clock(), n - 1)
+        require_asyncio()
+        reply = await self._run("forecast", [n, *lanes])
+        return max(0.0, float(as_text(reply[0])))
+
     def subscribe(self, wake: Callable[[], None]) -> None:
         """Call ``wake()`` when a release anywhere may have freed capacity (pub/sub)."""
         self._wakes.append(wake)
@@ -228,26 +254,10 @@ class RedisQuotaStore:
         argv = [op, now, self._channel, len(self._limits), *self._window_args, *args]
         return self._keys, argv
 
-    async def _run_with_headers(
-        self, first: tuple[str, list[Any]], headers: RateHeaders | None
-    ) -> list[Any]:
-        """Run ``first`` and, when ``headers`` are pending, an observe in the same round trip."""
-        if headers is None or headers.remaining is None:
-            return await self._run(*first)
-        self.round_trips += 1
-        pipe = self._redis.pipeline(transaction=False)
-        for op, args in (first, ("observe", _observe_args(headers))):
-            keys, argv = self._call(op, args)
-            await self._script(keys=keys, args=argv, client=pipe)
-        replies = await guarded(pipe.execute(), first[0])
-        return list(replies[0])
-
-    async def _acquire_remote(self, ahead: int) -> Admission:
+    async def _acquire_remote(self, ahead: int, lanes: list[Any]) -> Admission:
         for _ in range(3):
-            reply = [
-                as_text(x)
-                for x in await self._run("acquire", [ahead, self._lease, *self._epoch_args()])
-            ]
+            args = [ahead, self._lease, *self._epoch_args(), *lanes]
+            reply = [as_text(x) for x in await self._run("acquire", args)]
             if reply[0] == "lost":
                 await self._restore(reply[1])
                 continue
@@ -337,13 +347,6 @@ class RedisQuotaStore:
             "the Redis quota store is unreachable; using a local share of the quota for %g s",
             _FALLBACK_SECONDS,
         )
-
-
-def _observe_args(headers: RateHeaders) -> list[Any]:
-    def blank(value: float | None) -> Any:
-        return "" if value is None else value
-
-    return [blank(headers.limit), headers.remaining, blank(headers.reset)]
 
 
 def _fallback_store(

@@ -16,6 +16,7 @@ from ._tokens import RedisTokenStore
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
 
 __all__ = ["RedisStores", "permit_lease"]
 
@@ -56,9 +57,11 @@ class RedisStores:
         lease: float,
         abandon_grace: float,
         fallback_share: float | None,
+        interactive_reserve: float = 0.2,
+        lane_memory: float | None = None,
     ) -> None:
         self.prefix = prefix or default_prefix(base_url, username)
-        self.redis: Redis = connect(url)
+        self.redis: Redis | RedisCluster = connect(url)
         self.quota, self.auth_quota = (
             RedisQuotaStore(
                 self.redis,
@@ -67,6 +70,8 @@ class RedisStores:
                 lease=lease,
                 abandon_grace=abandon_grace,
                 fallback_share=fallback_share,
+                interactive_reserve=interactive_reserve,
+                lane_memory=lane_memory,
                 role=role,
             )
             for role, limits in (("quota", rate_limits), ("auth", auth_rate_limits))

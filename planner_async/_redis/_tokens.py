@@ -31,6 +31,7 @@ from ._lua import TOKEN_CAS_LUA, TOKEN_CLEAR_LUA, UNLOCK_LUA
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
 
 __all__ = ["RedisTokenStore"]
 
@@ -83,7 +84,7 @@ class RedisTokenStore:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: Redis | RedisCluster,
         prefix: str,
         *,
         ttl: float = _REFRESH_TTL,

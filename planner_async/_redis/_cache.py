@@ -19,8 +19,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._keys import namespace
+
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from redis.asyncio import Redis, RedisCluster
 
 __all__ = ["RedisAnswerCache", "cache_namespace"]
 
@@ -35,7 +37,7 @@ def cache_namespace(prefix: str) -> str:
     >>> cache_namespace("planner:0123abcd")
     'planner:{planner:0123abcd}:cache:'
     """
-    return f"planner:{{{prefix}}}:cache:"
+    return f"{namespace(prefix)}:cache:"
 
 
 class RedisAnswerCache:
@@ -64,7 +66,7 @@ class RedisAnswerCache:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: Redis | RedisCluster,
         prefix: str,
         *,
         timeout: float = 0.5,
