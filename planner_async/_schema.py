@@ -1,0 +1,48 @@
+"""The pydantic-core schema of a model (what ``response_model=Event`` and OpenAPI use).
+
+Written once for every :class:`~planner_async._converter.WireModel`: pydantic validates by
+calling ``from_dict`` (instances pass through; a ``StructureError`` is a ``ValueError``, which
+pydantic reports as a ``ValidationError``) and serialises with ``to_dict``. The JSON schema,
+in both modes, is the wire's object shape under the model's own name, so FastAPI's OpenAPI
+shows a named ``Event`` component. pydantic is imported only when it asks for a schema.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from ._converter import wire_names
+
+__all__ = ["model_schema"]
+
+
+def model_schema(model: type[Any], handler: Callable[[Any], Any]) -> Any:
+    """A pydantic-core schema for a model with ``from_dict``/``to_dict``."""
+    from pydantic_core import core_schema
+
+    hints = typing.get_type_hints(model)
+    fields = {
+        wire: core_schema.typed_dict_field(
+            handler(hints[name]), required=getattr(attrs.fields(model), name).default is attrs.NOTHING
+        )
+        for name, wire in wire_names(model).items()
+    }
+    wire_shape = core_schema.typed_dict_schema(
+        fields, cls_name=model.__name__, extra_behavior="allow", ref=model.__name__
+    )
+
+    def validate(value: Any) -> Any:
+        return value if isinstance(value, model) else model.from_dict(value)
+
+    def json_schema(_schema: Any, json_handler: Callable[[Any], Any]) -> Any:
+        return json_handler(wire_shape)
+
+    return core_schema.no_info_plain_validator_function(
+        validate,
+        serialization=core_schema.plain_serializer_function_ser_schema(lambda v: v.to_dict()),
+        metadata={"pydantic_js_functions": [json_schema]},
+    )
