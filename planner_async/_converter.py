@@ -34,6 +34,8 @@ from ._codec import STRICT, Hook, StructureError, kind, opt_str, refuse
 
 __all__ = ["WireModel", "converter", "wire_names"]
 
+_SHARED_MAX = 2048
+
 converter = cattrs.Converter()
 """The package's one converter: ``converter.structure(data, Event)`` is ``Event.from_dict``."""
 
@@ -148,7 +150,10 @@ def _located(detailed: Hook, data: Mapping[str, Any], model: type[Any]) -> Struc
     return StructureError((), "does not fit the model")  # pragma: no cover - fast path agreed
 
 
-def _structure_model(model: type[Any]) -> Hook:
+def _structure_model(tp: Any) -> Hook:
+    """The hook for a model ``X`` or for ``X | None`` (then ``null`` gives None)."""
+    optional = _optional_model(tp) is not None
+    model = _optional_model(tp) if optional else tp
     overrides = _field_overrides(model)
     fast = make_dict_structure_fn(model, converter, _cattrs_detailed_validation=False, **overrides)
     detailed = make_dict_structure_fn(
@@ -157,29 +162,38 @@ def _structure_model(model: type[Any]) -> Hook:
     known = frozenset(wire_names(model).values())
     keeps_extra = _has_extra(model)
     name = model.__name__
+    shared: dict[Any, Any] | None = {} if getattr(model, "__wire_shared__", False) else None
 
     def structure(data: Any, _: Any = model) -> Any:
-        if type(data) is not dict and not isinstance(data, Mapping):
-            raise StructureError((), f"expected a JSON object for {name}, got {kind(data)}")
+        if type(data) is not dict:
+            if data is None and optional:
+                return None
+            if not isinstance(data, Mapping):
+                raise StructureError((), f"expected a JSON object for {name}, got {kind(data)}")
+        if shared is not None:
+            try:
+                return shared[tuple(data.items())]
+            except (KeyError, TypeError):
+                pass
         try:
             instance = fast(data, model)
         except (StructureError, KeyError):
             raise _located(detailed, data, model) from None
         if keeps_extra and not data.keys() <= known:
             extra = {key: value for key, value in data.items() if key not in known}
-            instance = attrs.evolve(instance, extra=extra)
+            return attrs.evolve(instance, extra=extra)
+        if shared is not None:
+            _share(shared, data, instance)
         return instance
 
     return structure
 
 
-def _structure_optional_model(tp: Any) -> Hook:
-    hook = converter.get_structure_hook(_optional_model(tp))
-
-    def structure(data: Any, _: Any = None) -> Any:
-        return None if data is None else hook(data)
-
-    return structure
+def _share(shared: dict[Any, Any], data: Mapping[str, Any], instance: Any) -> None:
+    """Remember ``instance`` for wire objects with exactly these keys and values."""
+    if len(shared) >= _SHARED_MAX:
+        shared.clear()
+    shared[tuple(data.items())] = instance
 
 
 def _structure_model_array(tp: Any) -> Hook:
@@ -233,9 +247,8 @@ def _unstructure_model(model: type[Any]) -> Callable[[Any], dict[str, Any]]:
     return unstructure
 
 
-converter.register_structure_hook_factory(_is_model, _structure_model)
 converter.register_structure_hook_factory(
-    lambda t: _optional_model(t) is not None, _structure_optional_model
+    lambda t: _is_model(t) or _optional_model(t) is not None, _structure_model
 )
 converter.register_structure_hook_factory(
     lambda t: _model_array(t) is not None, _structure_model_array

@@ -55,6 +55,8 @@ class Location(WireModel):
     {'lat': 48.9}
     """
 
+    __wire_shared__: ClassVar[bool] = True
+
     venue: str | None = None
     city: str | None = None
     region: str | None = None
@@ -65,6 +67,8 @@ class Location(WireModel):
 @attrs.frozen
 class Organiser(WireModel):
     """Who runs an event."""
+
+    __wire_shared__: ClassVar[bool] = True
 
     name: str | None = None
     url: str | None = None

@@ -27,7 +27,8 @@ def model_schema(model: type[Any], handler: Callable[[Any], Any]) -> Any:
     hints = typing.get_type_hints(model)
     fields = {
         wire: core_schema.typed_dict_field(
-            handler(hints[name]), required=getattr(attrs.fields(model), name).default is attrs.NOTHING
+            handler(hints[name]),
+            required=getattr(attrs.fields(model), name).default is attrs.NOTHING,
         )
         for name, wire in wire_names(model).items()
     }
