@@ -18,9 +18,11 @@ deeply nested or secret-bearing value cannot blow up or leak through the message
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any, NoReturn
+
+import attrs
 
 __all__ = [
     "STRICT",
@@ -33,6 +35,7 @@ __all__ = [
     "parse_date_or_datetime",
     "parse_datetime",
     "refuse",
+    "wire_names",
 ]
 
 Hook = Callable[[Any, Any], Any]
@@ -130,15 +133,20 @@ def _opt_bool(value: Any, _: Any = None) -> bool | None:
 
 def _opt_str_tuple(value: Any, _: Any = None) -> tuple[str, ...] | None:
     if type(value) is list or type(value) is tuple:
-        for index, item in enumerate(value):
+        for item in value:
             if type(item) is not str:
-                if not isinstance(item, str):
-                    raise StructureError((index,), f"expected a string, got {kind(item)}")
-                return tuple(map(str, value))
+                return _str_items(value)
         return tuple(value)
     if value is None:
         return None
     refuse("an array of strings or null", value)
+
+
+def _str_items(value: list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise StructureError((index,), f"expected a string, got {kind(item)}")
+    return tuple(map(str, value))
 
 
 def _str_tuple(value: Any, _: Any = None) -> tuple[str, ...]:
@@ -227,3 +235,18 @@ STRICT: dict[Any, tuple[Hook, Callable[[Any], Any]]] = {
     datetime | None: (_opt_datetime, datetime_out),
     datetime | date | None: (_opt_date_or_datetime, date_or_datetime_out),
 }
+
+
+def wire_names(model: type[Any]) -> dict[str, str]:
+    """Each attribute of ``model`` (but ``extra``) with its wire name: camelCase or renamed."""
+    renames: Mapping[str, str] = getattr(model, "__wire_renames__", {})
+    return {
+        field.name: renames.get(field.name) or _camel(field.name)
+        for field in attrs.fields(model)
+        if field.name != "extra"
+    }
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

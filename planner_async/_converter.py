@@ -30,19 +30,24 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from ._codec import STRICT, Hook, StructureError, kind, opt_str, refuse
+from ._codec import STRICT, Hook, StructureError, kind, opt_str, refuse, wire_names
 
-__all__ = ["WireModel", "converter", "wire_names"]
+__all__ = ["WireModel", "converter"]
 
 _SHARED_MAX = 2048
 
 converter = cattrs.Converter()
 """The package's one converter: ``converter.structure(data, Event)`` is ``Event.from_dict``."""
 
+
+def _is(expected: Any) -> Callable[[Any], bool]:
+    return lambda tp: bool(tp == expected)
+
+
 for _type, (_structure, _unstructure) in STRICT.items():
     if typing.get_origin(_type) is tuple:  # not a class or union: matched by a predicate
-        converter.register_structure_hook_func(lambda t, _type=_type: t == _type, _structure)
-        converter.register_unstructure_hook_func(lambda t, _type=_type: t == _type, _unstructure)
+        converter.register_structure_hook_func(_is(_type), _structure)
+        converter.register_unstructure_hook_func(_is(_type), _unstructure)
     else:
         converter.register_structure_hook(_type, _structure)
         converter.register_unstructure_hook(_type, _unstructure)
@@ -88,21 +93,6 @@ def _str_enum(tp: Any) -> Any:
     return None
 
 
-def wire_names(model: type[Any]) -> dict[str, str]:
-    """Each attribute of ``model`` (but ``extra``) with its wire name: camelCase or renamed."""
-    renames: Mapping[str, str] = getattr(model, "__wire_renames__", {})
-    return {
-        field.name: renames.get(field.name) or _camel(field.name)
-        for field in attrs.fields(model)
-        if field.name != "extra"
-    }
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 def _field_overrides(model: type[Any]) -> dict[str, Any]:
     """cattrs overrides: the wire name of each field; null gives a non-None default."""
     attrs.resolve_types(model)
@@ -111,7 +101,7 @@ def _field_overrides(model: type[Any]) -> dict[str, Any]:
         field = getattr(attrs.fields(model), name)
         default = field.default
         if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = default.factory()  # type: ignore[attr-defined]
+            default = default.factory()
         hook = None
         if default is not attrs.NOTHING and default is not None:
             hook = _null_is(default, converter.get_structure_hook(field.type | None))
@@ -198,7 +188,7 @@ def _share(shared: dict[Any, Any], data: Mapping[str, Any], instance: Any) -> No
 
 def _structure_model_array(tp: Any) -> Hook:
     model = _model_array(tp)
-    hook = converter.get_structure_hook(model)
+    hook: Callable[..., Any] = converter.get_structure_hook(model)
     expected = f"an array of {model.__name__} objects"
 
     def structure(data: Any, _: Any = None) -> tuple[Any, ...]:
@@ -231,7 +221,9 @@ def _structure_str_enum(tp: Any) -> Hook:
 
 
 def _unstructure_model(model: type[Any]) -> Callable[[Any], dict[str, Any]]:
-    renames = {name: override(rename=wire) for name, wire in wire_names(model).items()}
+    renames: dict[str, Any] = {
+        name: override(rename=wire) for name, wire in wire_names(model).items()
+    }
     if _has_extra(model):
         renames["extra"] = override(omit=True)
     generated = make_dict_unstructure_fn(model, converter, **renames)

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from ._converter import wire_names
+from ._codec import wire_names
 
 __all__ = ["model_schema"]
 
