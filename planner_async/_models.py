@@ -136,3 +136,10 @@ class Session(WireModel):
     product_id: int | None = None
     email: str | None = None
     expires_at: datetime | None = None
+
+
+# Resolve the string annotations now, while ``__module__`` still names this module (the
+# package re-exports the models as ``planner_async.Event``; cattrs and pydantic read these).
+for _model in (Location, Organiser, Event, EventPage, Session):
+    attrs.resolve_types(_model)
+del _model

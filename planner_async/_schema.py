@@ -9,7 +9,6 @@ shows a named ``Event`` component. pydantic is imported only when it asks for a 
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -24,14 +23,11 @@ def model_schema(model: type[Any], handler: Callable[[Any], Any]) -> Any:
     """A pydantic-core schema for a model with ``from_dict``/``to_dict``."""
     from pydantic_core import core_schema
 
-    hints = typing.get_type_hints(model)
-    fields = {
-        wire: core_schema.typed_dict_field(
-            handler(hints[name]),
-            required=getattr(attrs.fields(model), name).default is attrs.NOTHING,
-        )
-        for name, wire in wire_names(model).items()
-    }
+    fields = {}
+    for name, wire in wire_names(model).items():
+        field = getattr(attrs.fields(model), name)  # types resolved when the model was made
+        required = field.default is attrs.NOTHING
+        fields[wire] = core_schema.typed_dict_field(handler(field.type), required=required)
     wire_shape = core_schema.typed_dict_schema(
         fields, cls_name=model.__name__, extra_behavior="allow", ref=model.__name__
     )
