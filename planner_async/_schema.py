@@ -29,7 +29,7 @@ def model_schema(model: type[Any], handler: Callable[[Any], Any]) -> Any:
         required = field.default is attrs.NOTHING
         fields[wire] = core_schema.typed_dict_field(handler(field.type), required=required)
     wire_shape = core_schema.typed_dict_schema(
-        fields, cls_name=model.__name__, extra_behavior="allow", ref=model.__name__
+        fields, cls_name=model.__name__, extra_behavior="allow"
     )
 
     def validate(value: Any) -> Any:
@@ -42,4 +42,5 @@ def model_schema(model: type[Any], handler: Callable[[Any], Any]) -> Any:
         validate,
         serialization=core_schema.plain_serializer_function_ser_schema(lambda v: v.to_dict()),
         metadata={"pydantic_js_functions": [json_schema]},
+        ref=f"planner_async.{model.__qualname__}",
     )
