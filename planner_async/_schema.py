@@ -36,11 +36,16 @@ def model_schema(model: type[Any], handler: Callable[[Any], Any]) -> Any:
         return value if isinstance(value, model) else model.from_dict(value)
 
     def json_schema(_schema: Any, json_handler: Callable[[Any], Any]) -> Any:
-        return json_handler(wire_shape)
+        return json_handler(wire_shape)  # both modes: the wire's object shape
 
     return core_schema.no_info_plain_validator_function(
         validate,
-        serialization=core_schema.plain_serializer_function_ser_schema(lambda v: v.to_dict()),
+        json_schema_input_schema=wire_shape,  # in the tree, so nested models' refs resolve
+        serialization=core_schema.plain_serializer_function_ser_schema(_to_dict),
         metadata={"pydantic_js_functions": [json_schema]},
         ref=f"planner_async.{model.__qualname__}",
     )
+
+
+def _to_dict(model: Any) -> Any:
+    return model.to_dict()
