@@ -150,9 +150,9 @@ def _str_items(value: list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
 
 
 def _str_tuple(value: Any, _: Any = None) -> tuple[str, ...]:
-    if value is None:
-        refuse("an array of strings", value)
-    return _opt_str_tuple(value) or ()
+    if isinstance(value, list | tuple):
+        return _opt_str_tuple(value) or ()
+    refuse("an array of strings", value)
 
 
 _fromiso_datetime = datetime.fromisoformat
