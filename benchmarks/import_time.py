@@ -38,7 +38,9 @@ def main() -> None:
         times["(bare interpreter)"].append(once("sys"))
     bare = statistics.median(times.pop("(bare interpreter)"))
     httpx = statistics.median(times["httpx"]) - bare
-    print(f"## Import time (median of {ROUNDS} fresh interpreters, bare start {bare * 1e3:.0f} ms)\n")
+    print(
+        f"## Import time (median of {ROUNDS} fresh interpreters, bare start {bare * 1e3:.0f} ms)\n"
+    )
     print("| import | ms (minus bare start) | ÷ httpx |")
     print("|---|---:|---:|")
     for module, samples in times.items():
