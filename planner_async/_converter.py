@@ -168,7 +168,7 @@ def _structure_model(tp: Any) -> Hook:
             instance = fast(data, model)
         except (StructureError, KeyError):
             raise _located(detailed, data, model) from None
-        if keeps_extra and not data.keys() <= known:
+        if keeps_extra and not known.issuperset(data):
             extra = {key: value for key, value in data.items() if key not in known}
             return attrs.evolve(instance, extra=extra)
         if shared is not None:
