@@ -1,6 +1,6 @@
 """The one cattrs converter between the wire's camelCase JSON and the models.
 
-Every model is an ``attrs`` class deriving from :class:`WireModel`; its wire names (camelCase
+Every model is an ``attrs`` class deriving from ``_models.WireModel``; its wire names (camelCase
 of the attribute, plus the renames the model declares once in ``__wire_renames__``) drive
 cattrs' generated functions both ways. Structuring is strict: what the server sent is never
 silently changed into a different value (no ``int(1001.9)``, no ``bool("false")``, no
@@ -26,7 +26,7 @@ import enum
 import types
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Self
+from typing import Any
 
 import attrs
 import cattrs
@@ -34,12 +34,15 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from ._codec import STRICT, Hook, StructureError, kind, opt_str, refuse, wire_names
 
-__all__ = ["WireModel", "converter"]
+__all__ = ["converter"]
 
 _SHARED_MAX = 2048
 
 converter = cattrs.Converter()
-"""The package's one converter: ``converter.structure(data, Event)`` is ``Event.from_dict``."""
+"""The package's one converter: ``converter.structure(data, Event)`` is ``Event.from_dict``.
+
+This module (and cattrs) is imported on the first structuring, through
+``_models.converter()``, not by ``import planner_async``."""
 
 
 def _is(expected: Any) -> Callable[[Any], bool]:
@@ -65,7 +68,8 @@ def _union_args(tp: Any) -> frozenset[Any]:
 
 
 def _is_model(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, WireModel) and attrs.has(tp)
+    """A model: an attrs class that declares its wire names (``_models.WireModel``)."""
+    return isinstance(tp, type) and attrs.has(tp) and hasattr(tp, "__wire_renames__")
 
 
 def _optional_model(tp: Any) -> Any:
@@ -257,39 +261,3 @@ converter.register_unstructure_hook_func(
 converter.register_unstructure_hook_func(
     lambda t: _str_enum(t) is not None, lambda value: None if value is None else str(value)
 )
-
-
-class WireModel:
-    """Base of the models: ``from_dict``/``to_dict`` through the converter, pydantic support.
-
-    A model declares the wire names that are not the camelCase of its attributes once, in
-    ``__wire_renames__``; everything else (both directions, the JSON schema) follows.
-    """
-
-    __slots__ = ()
-    __wire_renames__: ClassVar[Mapping[str, str]] = {}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Build from the wire's JSON object; :class:`StructureError` names any ill-typed field.
-
-        Strict: nothing is coerced; unknown keys go to ``extra``; ``null`` or a missing
-        optional field takes the default.
-        """
-        return converter.structure(data, cls)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The wire's JSON object: camelCase keys, ISO 8601 dates, unknown fields put back.
-
-        Every known field is present (``null`` when not set), so ``from_dict(to_dict())``
-        gives back an equal model and the result is ready for ``json.dumps``.
-        """
-        out: dict[str, Any] = converter.unstructure(self)
-        return out
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
-        """Let pydantic (and FastAPI) validate and serialise this model via its wire form."""
-        from ._schema import model_schema
-
-        return model_schema(cls, handler)

@@ -23,15 +23,71 @@ imported only when it asks a model for its schema.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import attrs
 
-from ._converter import WireModel
+if TYPE_CHECKING:
+    import cattrs
 
-__all__ = ["Event", "EventPage", "EventStatus", "Location", "Organiser", "Session"]
+__all__ = [
+    "Event",
+    "EventPage",
+    "EventStatus",
+    "Location",
+    "Organiser",
+    "Session",
+    "WireModel",
+    "converter",
+]
+
+
+@functools.cache
+def converter() -> cattrs.Converter:
+    """The package's one cattrs converter (``_converter.py``), imported on first use."""
+    from ._converter import converter
+
+    return converter
+
+
+class WireModel:
+    """Base of the models: ``from_dict``/``to_dict`` through the converter, pydantic support.
+
+    A model declares the wire names that are not the camelCase of its attributes once, in
+    ``__wire_renames__``; everything else (both directions, the JSON schema) follows.
+    """
+
+    __slots__ = ()
+    __wire_renames__: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Build from the wire's JSON object; :class:`StructureError` names any ill-typed field.
+
+        Strict: nothing is coerced; unknown keys go to ``extra``; ``null`` or a missing
+        optional field takes the default.
+        """
+        structured: Self = converter().structure(data, cls)
+        return structured
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire's JSON object: camelCase keys, ISO 8601 dates, unknown fields put back.
+
+        Every known field is present (``null`` when not set), so ``from_dict(to_dict())``
+        gives back an equal model and the result is ready for ``json.dumps``.
+        """
+        out: dict[str, Any] = converter().unstructure(self)
+        return out
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """Let pydantic (and FastAPI) validate and serialise this model via its wire form."""
+        from ._schema import model_schema
+
+        return model_schema(cls, handler)
 
 
 class EventStatus(enum.StrEnum):

@@ -1,6 +1,6 @@
 """The pydantic-core schema of a model (what ``response_model=Event`` and OpenAPI use).
 
-Written once for every :class:`~planner_async._converter.WireModel`: pydantic validates by
+Written once for every model (``_models.WireModel``): pydantic validates by
 calling ``from_dict`` (instances pass through; a ``StructureError`` is a ``ValueError``, which
 pydantic reports as a ``ValidationError``) and serialises with ``to_dict``. The JSON schema,
 in both modes, is the wire's object shape under the model's own name, so FastAPI's OpenAPI

@@ -1,23 +1,23 @@
 """Between the wire's camelCase JSON and the models: the entry points the client calls.
 
-All of them go through the one cattrs converter (``_converter.py``). Structuring errors are
+All of them go through the one cattrs converter (``_converter.py``, imported on the first
+structuring). Structuring errors are
 :class:`StructureError` (a ``ValueError``) naming the field path;
 :func:`describe_structure_error` turns any structuring failure into one bounded line.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import attrs
-import cattrs
 
 from ._codec import StructureError, parse_date_or_datetime, parse_datetime
-from ._converter import converter
 from ._exceptions import APIResponseValidationError
-from ._models import Event, EventPage, Session
+from ._models import Event, EventPage, Session, converter
 
 __all__ = [
     "StructureError",
@@ -36,12 +36,12 @@ _SESSION_KEYS = ("userId", "productId", "email")
 
 def structure_event(data: Any) -> Event:
     """Build an :class:`Event` from its wire JSON (strict: see ``Event.from_dict``)."""
-    return converter.structure(data, Event)
+    return converter().structure(data, Event)
 
 
 def structure_page(data: Any) -> EventPage:
     """Build an :class:`EventPage` from a listing's wire JSON (strict)."""
-    return converter.structure(data, EventPage)
+    return converter().structure(data, EventPage)
 
 
 def describe_structure_error(exc: BaseException) -> str:
@@ -50,10 +50,11 @@ def describe_structure_error(exc: BaseException) -> str:
     >>> describe_structure_error(StructureError(("items", 0, "id"), "required field is missing"))
     'items[0].id: required field is missing'
     """
-    if isinstance(exc, cattrs.BaseValidationError):
-        text = "; ".join(cattrs.transform_error(exc)[:3])
-    elif isinstance(exc, StructureError):
+    cattrs = sys.modules.get("cattrs")  # if cattrs is not loaded, exc is not one of its errors
+    if isinstance(exc, StructureError):
         text = str(exc)
+    elif cattrs is not None and isinstance(exc, cattrs.BaseValidationError):
+        text = "; ".join(cattrs.transform_error(exc)[:3])
     else:
         text = f"{type(exc).__name__}: {exc}"
     return text if len(text) <= _MAX_DESCRIPTION else text[: _MAX_DESCRIPTION - 1] + "…"
@@ -67,7 +68,7 @@ def structure_session(data: Mapping[str, Any], expires_at: datetime | None) -> S
     raises :class:`~planner_async.APIResponseValidationError`.
     """
     try:
-        session = converter.structure({key: data.get(key) for key in _SESSION_KEYS}, Session)
+        session = converter().structure({key: data.get(key) for key in _SESSION_KEYS}, Session)
     except StructureError as exc:
         raise APIResponseValidationError(
             f"the authentication answer does not fit the session: {describe_structure_error(exc)}"

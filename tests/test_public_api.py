@@ -54,8 +54,9 @@ def test_unknown_attribute_is_an_attribute_error():
 
 
 def test_import_leaves_the_wings_and_metadata_unloaded():
-    """``import planner_async`` loads neither pydantic, FastAPI, the CLI nor cryptography."""
+    """``import planner_async`` loads no pydantic, FastAPI, CLI, cryptography, nor the converter."""
     wings = ["pydantic", "fastapi", "planner_async._cli", "cryptography", "redis"]
+    wings += ["planner_async._converter", "planner_async._schema"]
     code = f"import sys, planner_async; print([m for m in {wings!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "[]" == out.stdout.strip()
