@@ -4,7 +4,14 @@
 >>> async with PlannerClient.from_env() as client:          # doctest: +SKIP
 ...     async for event in client.events.list(query="budget"):
 ...         print(event.start, event.title)
+
+Every public name is re-exported here and shows ``__module__ == "planner_async"`` (as httpx
+does), so tracebacks and reprs name ``planner_async.PlannerClient``, not a private module.
+The Redis stores and ``__version__`` are imported on first use (module ``__getattr__``),
+so ``import planner_async`` does not pay for the wings a program does not use.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._auth import TokenState
 from ._blocking import (
@@ -23,6 +30,7 @@ from ._client import (
     ClientStats,
     PlannerClient,
 )
+from ._codec import StructureError
 from ._events import DEFAULT_PREFETCH, EventIterator, Events, PagingError
 from ._exceptions import (
     APIConnectionError,
@@ -47,7 +55,6 @@ from ._models import Event, EventPage, EventStatus, Location, Organiser, Session
 from ._paging import EventWindow
 from ._portal import EventLoopBlockedError
 from ._quota import RateHeaders
-from ._redis import RedisQuotaStore, RedisTokenStore, default_prefix
 from ._retry import RetryDetails, RetryPolicy
 from ._stores import (
     Admission,
@@ -60,7 +67,10 @@ from ._stores import (
     TokenStore,
 )
 from ._sync import EventSync, SyncCheckpoint
-from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._redis import RedisQuotaStore, RedisTokenStore, default_prefix
+    from ._version import __version__
 
 __all__ = [
     "DEFAULT_AUTH_RATE_LIMITS",
@@ -122,6 +132,7 @@ __all__ = [
     "Session",
     "StoreUnavailableError",
     "StoredToken",
+    "StructureError",
     "SyncCheckpoint",
     "TokenDetails",
     "TokenState",
@@ -130,3 +141,43 @@ __all__ = [
     "__version__",
     "default_prefix",
 ]
+
+# Imported on first access: name -> (private module, attribute). A module that moves (the
+# Redis stores into ``planner_async._redis``) only changes its entry here.
+_LAZY = {
+    "RedisQuotaStore": ("._redis", "RedisQuotaStore"),
+    "RedisTokenStore": ("._redis", "RedisTokenStore"),
+    "default_prefix": ("._redis", "default_prefix"),
+    "__version__": ("._version", "__version__"),
+}
+
+
+def _public(obj: Any) -> Any:
+    """``obj`` with ``__module__`` set to this package when it is a class or function of it."""
+    defined_here = getattr(obj, "__module__", "").startswith(__name__ + ".")
+    if defined_here and (isinstance(obj, type) or hasattr(obj, "__code__")):
+        obj.__module__ = __name__
+    return obj
+
+
+def __getattr__(name: str) -> Any:
+    """Import a lazily exported name on first use (then it is an ordinary attribute)."""
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    import importlib
+
+    value = _public(getattr(importlib.import_module(module_name, __name__), attribute))
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+for _name in __all__:
+    if _name not in _LAZY:
+        _public(globals()[_name])
+del _name

@@ -1,55 +1,44 @@
-"""Strict building blocks for the models' wire codec (``_models.py``), free of model classes.
+"""Strict building blocks of the converter (``_converter.py``): one hook per wire type.
 
 The rule everywhere: what the server sent is never silently changed into a different value.
-A field of the wrong JSON type raises :class:`StructureError` naming the field's path; it is
-never coerced (no ``int(1001.9)``, no ``bool("false")``, no ``tuple("Politics")``).
+A field of the wrong JSON type raises :class:`StructureError`; it is never coerced (no
+``int(1001.9)``, no ``bool("false")``, no ``tuple("Politics")``):
 
 - integers: JSON integers only. ``1001.0`` is refused too (a float on the wire is not an id,
   and accepting whole floats would make ``1e300`` an id); ``true``/``false`` are not integers;
 - booleans: JSON ``true``/``false`` only;
 - strings: JSON strings only; lists of strings: JSON arrays whose items are all strings;
-- ``null`` (or a missing key) for an optional field means "not given": the default applies.
+- date-times: ISO 8601 strings (a ``datetime`` built in Python passes through).
 
-Error messages name the path and the JSON type found, never the value itself, so a
-huge, deeply nested or secret-bearing value cannot blow up or leak through the message.
+Each hook takes ``(value, type)`` as cattrs calls it; the type check is inline and the slow
+path runs only for unusual values. A hook's error has an empty path: the converter adds
+the field's wire name. Messages name the JSON type found, never the value itself, so a huge,
+deeply nested or secret-bearing value cannot blow up or leak through the message.
 """
 
 from __future__ import annotations
 
-import typing
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import attrs
 
 __all__ = [
+    "STRICT",
+    "Hook",
     "StructureError",
-    "as_dict",
-    "camel",
-    "child",
     "date_or_datetime_out",
     "datetime_out",
-    "extra_of",
     "kind",
-    "need_bool",
-    "need_int",
-    "need_str",
-    "opt_date_or_datetime",
-    "opt_datetime",
-    "opt_int",
     "opt_str",
     "parse_date_or_datetime",
     "parse_datetime",
-    "pydantic_schema",
-    "str_tuple",
-    "wire_types",
+    "refuse",
+    "wire_names",
 ]
 
-T = TypeVar("T")
-
-_datetime_fromiso = datetime.fromisoformat
-_date_fromiso = date.fromisoformat
+Hook = Callable[[Any, Any], Any]
 
 _JSON_TYPES = {
     type(None): "null",
@@ -91,80 +80,83 @@ def kind(value: object) -> str:
     return _JSON_TYPES.get(type(value)) or f"a {type(value).__name__}"
 
 
-def _wrong(key: str, expected: str, value: object) -> NoReturn:
-    raise StructureError((key,), f"expected {expected}, got {kind(value)}")
+def refuse(expected: str, value: object) -> NoReturn:
+    raise StructureError((), f"expected {expected}, got {kind(value)}")
 
 
-def as_dict(value: object, model: str) -> dict[str, Any]:
-    """``value`` as a dict when it is a JSON object (any Mapping), else StructureError."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise StructureError((), f"expected a JSON object for {model}, got {kind(value)}")
+# --- strict hooks: the type check inline, the slow path only for unusual values ----------
 
 
-def need_int(data: Mapping[str, Any], key: str) -> int:
-    """The required integer ``data[key]`` (slow path: called when the fast check failed)."""
-    if key not in data:
-        raise StructureError((key,), "required field is missing")
-    value = opt_int(data[key], key, required=True)
-    assert value is not None
-    return value
-
-
-def opt_int(value: object, key: str, *, required: bool = False) -> int | None:
-    """``value`` when it is an integer (not a bool, not a float) or null, else StructureError."""
+def _int(value: Any, _: Any = None) -> int:
     if type(value) is int:
         return value
-    if value is None and not required:
-        return None
     if isinstance(value, int) and not isinstance(value, bool):
         return int(value)
-    _wrong(key, "an integer" if required else "an integer or null", value)
+    refuse("an integer", value)
 
 
-def need_str(data: Mapping[str, Any], key: str) -> str:
-    """The required string ``data[key]`` (slow path: called when the fast check failed)."""
-    if key not in data:
-        raise StructureError((key,), "required field is missing")
-    value = data[key]
+def _opt_int(value: Any, _: Any = None) -> int | None:
+    if type(value) is int or value is None:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    refuse("an integer or null", value)
+
+
+def _str(value: Any, _: Any = None) -> str:
+    if type(value) is str:
+        return value
     if isinstance(value, str):
         return str(value)
-    _wrong(key, "a string", value)
+    refuse("a string", value)
 
 
-def opt_str(value: object, key: str) -> str | None:
-    """``value`` when it is a string or null, else StructureError."""
-    if value is None or isinstance(value, str):
+def opt_str(value: Any, _: Any = None) -> str | None:
+    if type(value) is str or value is None:
         return value
-    _wrong(key, "a string or null", value)
+    if isinstance(value, str):
+        return str(value)
+    refuse("a string or null", value)
 
 
-def need_bool(value: object, key: str, default: bool) -> bool:
-    """``value`` when it is ``true``/``false``; ``default`` for null; else StructureError."""
-    if value is None:
-        return default
+def _bool(value: Any, _: Any = None) -> bool:
     if value is True or value is False:
         return value
-    _wrong(key, "true, false or null", value)
+    refuse("true or false", value)
 
 
-def str_tuple(value: object, key: str) -> tuple[str, ...]:
-    """A JSON array of strings as a tuple; null as ``()``; anything else is StructureError."""
-    if type(value) is list:
+def _opt_bool(value: Any, _: Any = None) -> bool | None:
+    if value is True or value is False or value is None:
+        return value
+    refuse("true, false or null", value)
+
+
+def _opt_str_tuple(value: Any, _: Any = None) -> tuple[str, ...] | None:
+    if type(value) is list or type(value) is tuple:
         for item in value:
             if type(item) is not str:
-                return _str_tuple(value, key)
+                return _str_items(value)
         return tuple(value)
-    return () if value is None else _str_tuple(value, key)
+    if value is None:
+        return None
+    refuse("an array of strings or null", value)
 
 
-def _str_tuple(value: object, key: str) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple):
-        _wrong(key, "an array of strings or null", value)
+def _str_items(value: list[Any] | tuple[Any, ...]) -> tuple[str, ...]:
     for index, item in enumerate(value):
         if not isinstance(item, str):
-            raise StructureError((key, index), f"expected a string, got {kind(item)}")
-    return tuple(value)
+            raise StructureError((index,), f"expected a string, got {kind(item)}")
+    return tuple(map(str, value))
+
+
+def _str_tuple(value: Any, _: Any = None) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        return _opt_str_tuple(value) or ()
+    refuse("an array of strings", value)
+
+
+_fromiso_datetime = datetime.fromisoformat
+_fromiso_date = date.fromisoformat
 
 
 def parse_datetime(value: Any) -> datetime:
@@ -177,7 +169,7 @@ def parse_datetime(value: Any) -> datetime:
         return value
     if not isinstance(value, str):
         raise TypeError(f"expected an ISO 8601 date-time string, got {type(value).__name__}")
-    return datetime.fromisoformat(value)
+    return _fromiso_datetime(value)
 
 
 def parse_date_or_datetime(value: Any) -> date | datetime:
@@ -185,54 +177,30 @@ def parse_date_or_datetime(value: Any) -> date | datetime:
     if isinstance(value, date):
         return value
     if isinstance(value, str) and len(value) == 10:
-        return date.fromisoformat(value)
+        return _fromiso_date(value)
     return parse_datetime(value)
 
 
-def _parsed(parse: Callable[[Any], T], value: object, key: str, what: str) -> T:
-    if not isinstance(value, str | date):
-        _wrong(key, f"{what} string or null", value)
-    try:
-        return parse(value)
-    except ValueError:
-        raise StructureError((key,), f"not {what}") from None
-
-
-def opt_datetime(value: object, key: str) -> datetime | None:
-    """An ISO 8601 date-time string (or null) as a ``datetime``, else StructureError."""
+def _opt_datetime(value: Any, _: Any = None) -> datetime | None:
     if type(value) is str:
         try:
-            return _datetime_fromiso(value)
+            return _fromiso_datetime(value)
         except ValueError:
-            raise StructureError((key,), "not an ISO 8601 date-time") from None
-    if value is None:
-        return None
-    return _parsed(parse_datetime, value, key, "an ISO 8601 date-time")
+            raise StructureError((), "not an ISO 8601 date-time") from None
+    if value is None or isinstance(value, datetime):
+        return value
+    refuse("an ISO 8601 date-time string or null", value)
 
 
-def opt_date_or_datetime(value: object, key: str) -> date | datetime | None:
-    """An ISO 8601 date or date-time string (or null) parsed, else StructureError."""
+def _opt_date_or_datetime(value: Any, _: Any = None) -> date | datetime | None:
     if type(value) is str:
         try:
-            return _date_fromiso(value) if len(value) == 10 else _datetime_fromiso(value)
+            return _fromiso_date(value) if len(value) == 10 else _fromiso_datetime(value)
         except ValueError:
-            raise StructureError((key,), "not an ISO 8601 date or date-time") from None
-    if value is None:
-        return None
-    return _parsed(parse_date_or_datetime, value, key, "an ISO 8601 date or date-time")
-
-
-def child(build: Callable[[Any], T], value: object, key: str | int) -> T:
-    """``build(value)``, with ``key`` prepended to the path of any StructureError."""
-    try:
-        return build(value)
-    except StructureError as exc:
-        raise exc.under(key) from None
-
-
-def extra_of(data: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
-    """The wire keys a model does not know, with their values, in wire order."""
-    return {key: value for key, value in data.items() if key not in known}
+            raise StructureError((), "not an ISO 8601 date or date-time") from None
+    if value is None or isinstance(value, date):
+        return value
+    refuse("an ISO 8601 date or date-time string or null", value)
 
 
 def datetime_out(value: datetime | None) -> str | None:
@@ -250,54 +218,35 @@ def date_or_datetime_out(value: date | datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def pydantic_schema(
-    model: type[Any],
-    wire_types: Mapping[str, tuple[Any, bool]],
-    handler: Callable[[Any], Any],
-) -> Any:
-    """A pydantic-core schema for an attrs model with ``from_dict``/``to_dict``.
+def _identity(value: Any) -> Any:
+    return value
 
-    Validation calls ``model.from_dict`` (instances pass through; its ``StructureError`` is
-    a ``ValueError``, which pydantic reports as a ``ValidationError``), serialisation calls
-    ``to_dict``; the JSON schema, in both modes, is the wire's object shape (``wire_types``
-    maps each wire name to its type and whether it is required). pydantic is imported here,
-    only when pydantic asks for the schema, so ``import planner_async`` never imports it.
-    """
-    from pydantic_core import core_schema
 
-    fields = {
-        name: core_schema.typed_dict_field(handler(tp), required=required)
-        for name, (tp, required) in wire_types.items()
+STRICT: dict[Any, tuple[Hook, Callable[[Any], Any]]] = {
+    # each wire type: (its strict structure hook, its unstructure hook)
+    int: (_int, _identity),
+    int | None: (_opt_int, _identity),
+    str: (_str, _identity),
+    str | None: (opt_str, _identity),
+    bool: (_bool, _identity),
+    bool | None: (_opt_bool, _identity),
+    tuple[str, ...]: (_str_tuple, list),
+    tuple[str, ...] | None: (_opt_str_tuple, lambda value: None if value is None else list(value)),
+    datetime | None: (_opt_datetime, datetime_out),
+    datetime | date | None: (_opt_date_or_datetime, date_or_datetime_out),
+}
+
+
+def wire_names(model: type[Any]) -> dict[str, str]:
+    """Each attribute of ``model`` (but ``extra``) with its wire name: camelCase or renamed."""
+    renames: Mapping[str, str] = getattr(model, "__wire_renames__", {})
+    return {
+        field.name: renames.get(field.name) or _camel(field.name)
+        for field in attrs.fields(model)
+        if field.name != "extra"
     }
-    wire = core_schema.typed_dict_schema(fields, cls_name=model.__name__, extra_behavior="allow")
-
-    def validate(value: Any) -> Any:
-        return value if isinstance(value, model) else model.from_dict(value)
-
-    def json_schema(_schema: Any, json_handler: Callable[[Any], Any]) -> Any:
-        return json_handler(wire)
-
-    return core_schema.no_info_plain_validator_function(
-        validate,
-        serialization=core_schema.plain_serializer_function_ser_schema(lambda v: v.to_dict()),
-        metadata={"pydantic_js_functions": [json_schema]},
-    )
 
 
-def wire_types(
-    model: type[Any], renames: Mapping[str, str], *, skip: frozenset[str] = frozenset({"extra"})
-) -> dict[str, tuple[Any, bool]]:
-    """Each wire name of ``model`` with its attribute's type and whether it is required."""
-    hints = typing.get_type_hints(model)
-    out: dict[str, tuple[Any, bool]] = {}
-    for field in attrs.fields(model):
-        if field.name not in skip:
-            wire = renames.get(field.name) or camel(field.name)
-            out[wire] = (hints[field.name], field.default is attrs.NOTHING)
-    return out
-
-
-def camel(name: str) -> str:
-    """``created_at`` → ``createdAt``."""
+def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)

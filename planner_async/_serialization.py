@@ -1,21 +1,23 @@
 """Between the wire's camelCase JSON and the models: the entry points the client calls.
 
-The codec itself lives with the models (``Event.from_dict``/``to_dict`` in ``_models.py``,
-strict primitives in ``_codec.py``): one hand-written pass per model, no per-call dict
-rebuilding. Structuring errors are :class:`StructureError` (a ``ValueError``) naming the
-field path; :func:`describe_structure_error` turns any structuring failure into one line.
+All of them go through the one cattrs converter (``_converter.py``, imported on the first
+structuring). Structuring errors are
+:class:`StructureError` (a ``ValueError``) naming the field path;
+:func:`describe_structure_error` turns any structuring failure into one bounded line.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import cattrs
+import attrs
 
 from ._codec import StructureError, parse_date_or_datetime, parse_datetime
-from ._models import Event, EventPage, Session, _event, _page
+from ._exceptions import APIResponseValidationError
+from ._models import Event, EventPage, Session, converter
 
 __all__ = [
     "StructureError",
@@ -29,16 +31,17 @@ __all__ = [
 ]
 
 _MAX_DESCRIPTION = 300
+_SESSION_KEYS = ("userId", "productId", "email")
 
 
 def structure_event(data: Any) -> Event:
     """Build an :class:`Event` from its wire JSON (strict: see ``Event.from_dict``)."""
-    return _event(data)
+    return converter().structure(data, Event)
 
 
 def structure_page(data: Any) -> EventPage:
     """Build an :class:`EventPage` from a listing's wire JSON (strict)."""
-    return _page(data)
+    return converter().structure(data, EventPage)
 
 
 def describe_structure_error(exc: BaseException) -> str:
@@ -47,10 +50,11 @@ def describe_structure_error(exc: BaseException) -> str:
     >>> describe_structure_error(StructureError(("items", 0, "id"), "required field is missing"))
     'items[0].id: required field is missing'
     """
-    if isinstance(exc, cattrs.BaseValidationError):
-        text = "; ".join(cattrs.transform_error(exc)[:3])
-    elif isinstance(exc, StructureError):
+    cattrs = sys.modules.get("cattrs")  # if cattrs is not loaded, exc is not one of its errors
+    if isinstance(exc, StructureError):
         text = str(exc)
+    elif cattrs is not None and isinstance(exc, cattrs.BaseValidationError):
+        text = "; ".join(cattrs.transform_error(exc)[:3])
     else:
         text = f"{type(exc).__name__}: {exc}"
     return text if len(text) <= _MAX_DESCRIPTION else text[: _MAX_DESCRIPTION - 1] + "…"
@@ -59,15 +63,17 @@ def describe_structure_error(exc: BaseException) -> str:
 def structure_session(data: Mapping[str, Any], expires_at: datetime | None) -> Session:
     """Build the public :class:`Session` from a login answer, leaving the tokens out.
 
-    Deliberately lenient (unlike events): the session is informational, and a login must
-    not fail over, say, a string ``userId``; the values are kept as sent.
+    The same strict codec as ``Session.from_dict`` reads ``userId``, ``productId`` and
+    ``email``; the expiry comes from the access token. An answer whose fields do not fit
+    raises :class:`~planner_async.APIResponseValidationError`.
     """
-    return Session(
-        user_id=data.get("userId"),
-        product_id=data.get("productId"),
-        email=data.get("email"),
-        expires_at=expires_at,
-    )
+    try:
+        session = converter().structure({key: data.get(key) for key in _SESSION_KEYS}, Session)
+    except StructureError as exc:
+        raise APIResponseValidationError(
+            f"the authentication answer does not fit the session: {describe_structure_error(exc)}"
+        ) from None
+    return attrs.evolve(session, expires_at=expires_at)
 
 
 def to_wire(obj: Any) -> Any:

@@ -10,13 +10,17 @@
     add_exception_handlers(app)
 
 
-    @app.get("/events/{event_id}")
+    @app.get("/events/{event_id}", responses=error_responses())
     async def event(event_id: int, planner: Planner) -> Event:
         return await planner.events.get(event_id)
 
 The lifespan opens one :class:`~planner_async.PlannerClient` when the app starts (in the
 server's event loop), keeps it on ``app.state.planner`` and closes it at shutdown, also
 when startup fails half-way. Every request shares it: one login, one quota, one pool.
+
+The models are named schemas in the OpenAPI (``Event``, ``EventPage``, ``Location``, ...),
+and :func:`error_responses` lists the error answers (403, 404, 502, 503 with their
+:class:`ErrorBody`) for a route's ``responses=``.
 
 Importing this module also teaches FastAPI's ``jsonable_encoder`` the models (``Event``,
 ``EventPage``, ``Location``, ``Organiser``) so handlers without a response model can return
@@ -34,6 +38,7 @@ from typing import Annotated, Any, Final
 try:
     from fastapi import Depends
     from fastapi.encoders import ENCODERS_BY_TYPE
+    from pydantic import BaseModel
     from starlette.applications import Starlette
     from starlette.requests import HTTPConnection, Request
     from starlette.responses import JSONResponse
@@ -56,9 +61,11 @@ from ._models import Event, EventPage, Location, Organiser
 __all__ = [
     "STATE_ATTRIBUTE",
     "ClientFactory",
+    "ErrorBody",
     "Planner",
     "add_exception_handlers",
     "error_response",
+    "error_responses",
     "get_planner",
     "planner_lifespan",
 ]
@@ -175,6 +182,47 @@ def error_response(exc: PlannerError) -> JSONResponse:
     else:
         message = f"The Forward Planner API failed ({type(exc).__name__})."
     return _json(502, "Bad Gateway", message)
+
+
+class ErrorBody(BaseModel):
+    """The JSON body of every error answer :func:`add_exception_handlers` gives."""
+
+    error: str
+    """The HTTP reason: ``"Not Found"``, ``"Forbidden"``, ``"Service Unavailable"``, ..."""
+    message: str
+    """What happened, in a sentence (never a secret)."""
+
+
+_ERROR_ANSWERS: Final[dict[int, str]] = {
+    403: "The Forward Planner API refused access to this resource.",
+    404: "The Forward Planner API does not know this resource.",
+    502: "The Forward Planner API failed or could not be reached.",
+    503: "The Forward Planner API's rate limit is reached; see Retry-After.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route that lets the client's errors through.
+
+    >>> @app.get("/events/{event_id}", responses=error_responses())   # doctest: +SKIP
+    ... async def event(event_id: int, planner: Planner) -> Event: ...
+
+    With no argument: 403, 404, 502 and 503 (with its ``Retry-After`` header), each with
+    the :class:`ErrorBody` schema, as :func:`add_exception_handlers` answers them. Pass
+    some of those statuses to list only them (``error_responses(404, 503)``).
+    """
+    unknown = sorted(set(statuses) - set(_ERROR_ANSWERS))
+    if unknown:
+        raise ValueError(
+            f"no error answer for status {unknown}: choose from {list(_ERROR_ANSWERS)}"
+        )
+    answers: dict[int | str, dict[str, Any]] = {}
+    for status in statuses or tuple(_ERROR_ANSWERS):
+        answers[status] = {"model": ErrorBody, "description": _ERROR_ANSWERS[status]}
+    if 503 in answers:
+        seconds = {"schema": {"type": "integer", "minimum": 1}}
+        answers[503]["headers"] = {"Retry-After": {"description": "Seconds to wait.", **seconds}}
+    return answers
 
 
 def _json(

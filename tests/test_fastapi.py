@@ -22,15 +22,18 @@ from fastapi import FastAPI, Request
 from planner_async import (
     APIConnectionError,
     Event,
+    EventPage,
     NotFoundError,
     PlannerClient,
     RateLimitError,
     ServerError,
 )
 from planner_async.fastapi import (
+    ErrorBody,
     Planner,
     add_exception_handlers,
     error_response,
+    error_responses,
     get_planner,
     planner_lifespan,
 )
@@ -437,3 +440,67 @@ async def test_response_model_event_answers_the_wire_json(server: FakePlanner) -
     expected = Event.from_dict(server.events[9]).to_dict()
     assert answer.status_code == 200
     assert answer.json() == expected
+
+
+def test_openapi_names_the_event_and_page_schemas() -> None:
+    """``-> Event`` and ``response_model=EventPage`` point at named components, items at Event."""
+    app = FastAPI()
+
+    @app.get("/one")
+    async def one() -> Event:
+        return Event(id=1, title="x")  # pragma: no cover
+
+    @app.get("/page", response_model=EventPage)
+    async def page() -> Any:
+        return None  # pragma: no cover
+
+    schema = app.openapi()
+    ok = {path: schema["paths"][path]["get"]["responses"]["200"] for path in ("/one", "/page")}
+    refs = {path: answer["content"]["application/json"]["schema"] for path, answer in ok.items()}
+    assert {"$ref": "#/components/schemas/Event"} == refs["/one"]
+    assert {"$ref": "#/components/schemas/EventPage"} == refs["/page"]
+    components = schema["components"]["schemas"]
+    assert {"$ref": "#/components/schemas/Event"} == components["EventPage"]["properties"]["items"][
+        "items"
+    ]
+    assert ["id", "title"] == components["Event"]["required"]
+    assert {"startDate", "allDay", "createdAt"} <= set(components["Event"]["properties"])
+
+
+def test_error_responses_list_the_error_answers_with_their_body() -> None:
+    """``responses=error_responses()`` documents 403/404/502/503, the body and Retry-After."""
+    app = FastAPI()
+
+    @app.get("/events/{event_id}", responses=error_responses())
+    async def event(event_id: int) -> Event:
+        return Event(id=event_id, title="x")  # pragma: no cover
+
+    @app.get("/few", responses=error_responses(404, 503))
+    async def few() -> Event:
+        return Event(id=1, title="x")  # pragma: no cover
+
+    schema = app.openapi()
+    answers = schema["paths"]["/events/{event_id}"]["get"]["responses"]
+    assert {"200", "403", "404", "422", "502", "503"} == set(answers)
+    for status in ("403", "404", "502", "503"):
+        body = answers[status]["content"]["application/json"]["schema"]
+        assert {"$ref": "#/components/schemas/ErrorBody"} == body
+    assert "Retry-After" in answers["503"]["headers"]
+    assert ["error", "message"] == schema["components"]["schemas"]["ErrorBody"]["required"]
+    assert {"200", "404", "503"} == set(schema["paths"]["/few"]["get"]["responses"])
+    with pytest.raises(ValueError, match="418"):
+        error_responses(418)
+
+
+def test_every_error_answer_fits_the_documented_body() -> None:
+    """What ``error_response`` sends for each mapped error validates as ``ErrorBody``."""
+    errors = [
+        RateLimitError("slow down", retry_after=2.5),
+        NotFoundError("no such event", status_code=404),
+        ServerError("boom", status_code=500),
+        APIConnectionError("refused"),
+    ]
+    for exc in errors:
+        answer = error_response(exc)
+        assert answer.status_code in error_responses()
+        ErrorBody.model_validate_json(answer.body)
