@@ -7,20 +7,14 @@
 
 Every public name is re-exported here and shows ``__module__ == "planner_async"`` (as httpx
 does), so tracebacks and reprs name ``planner_async.PlannerClient``, not a private module.
-The Redis stores and ``__version__`` are imported on first use (module ``__getattr__``),
-so ``import planner_async`` does not pay for the wings a program does not use.
+The blocking client, the Redis stores and ``__version__`` are imported on first use
+(module ``__getattr__``), so ``import planner_async`` does not pay for the wings a
+program does not use.
 """
 
 from typing import TYPE_CHECKING, Any
 
 from ._auth import TokenState
-from ._blocking import (
-    BlockingBulkGet,
-    BlockingEventIterator,
-    BlockingEvents,
-    BlockingEventSync,
-    BlockingPlannerClient,
-)
 from ._bulk import BulkGet, GetResult
 from ._client import (
     DEFAULT_AUTH_RATE_LIMITS,
@@ -53,7 +47,6 @@ from ._hooks import PauseDetails, QuotaWaitDetails, TokenDetails
 from ._limiter import Permit, QuotaCore, QuotaLimiter, RateLimitStatus, WindowStatus
 from ._models import Event, EventPage, EventStatus, Location, Organiser, Session
 from ._paging import EventWindow
-from ._portal import EventLoopBlockedError
 from ._quota import RateHeaders
 from ._retry import RetryDetails, RetryPolicy
 from ._stores import (
@@ -69,6 +62,14 @@ from ._stores import (
 from ._sync import EventSync, SyncCheckpoint
 
 if TYPE_CHECKING:
+    from ._blocking import (
+        BlockingBulkGet,
+        BlockingEventIterator,
+        BlockingEvents,
+        BlockingEventSync,
+        BlockingPlannerClient,
+    )
+    from ._portal import EventLoopBlockedError
     from ._redis import RedisQuotaStore, RedisTokenStore, default_prefix
     from ._version import __version__
 
@@ -145,6 +146,12 @@ __all__ = [
 # Imported on first access: name -> (private module, attribute). A module that moves (the
 # Redis stores into ``planner_async._redis``) only changes its entry here.
 _LAZY = {
+    "BlockingBulkGet": ("._blocking", "BlockingBulkGet"),
+    "BlockingEventIterator": ("._blocking", "BlockingEventIterator"),
+    "BlockingEventSync": ("._blocking", "BlockingEventSync"),
+    "BlockingEvents": ("._blocking", "BlockingEvents"),
+    "BlockingPlannerClient": ("._blocking", "BlockingPlannerClient"),
+    "EventLoopBlockedError": ("._portal", "EventLoopBlockedError"),
     "RedisQuotaStore": ("._redis", "RedisQuotaStore"),
     "RedisTokenStore": ("._redis", "RedisTokenStore"),
     "default_prefix": ("._redis", "default_prefix"),

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import anyio
-import cattrs
 
 from . import _backend
 from ._call import DEFAULT_OPTIONS, Call, CallOptions
@@ -162,7 +161,7 @@ class ApiCaller:
         """Structure wire JSON, turning a shape mismatch into APIResponseValidationError."""
         try:
             return structure(data)
-        except (cattrs.BaseValidationError, TypeError, ValueError, RecursionError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:  # StructureError is a ValueError
             raise APIResponseValidationError(
                 f"answer does not fit the model: {describe_structure_error(exc)}"
             ) from exc

@@ -9,8 +9,8 @@ import attrs
 import httpx
 
 from ._checks import check_max_wait, check_seconds
+from ._lanes import LANES, Lane
 from ._otel import NO_CALL, CallSpan
-from ._quota import LANES, Lane
 
 __all__ = ["DEFAULT_OPTIONS", "UNSET", "Call", "CallOptions", "Counts", "Unset", "call_options"]
 

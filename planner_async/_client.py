@@ -27,9 +27,9 @@ from ._config import (
     ClientOptions,
 )
 from ._events import Events
+from ._lanes import Lane
 from ._limiter import RateLimitStatus
 from ._models import Session
-from ._quota import Lane
 from ._resources import Resources, build
 
 __all__ = [

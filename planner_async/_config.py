@@ -20,7 +20,8 @@ from ._checks import check_int, check_max_wait, check_number, check_redis_url, c
 from ._clock import Clock
 from ._hooks import Hooks, PauseDetails, QuotaWaitDetails, TokenDetails
 from ._httpx import AsyncHTTPClient, async_client_types
-from ._quota import DEFAULT_INTERACTIVE_RESERVE, Lane, validate_limits
+from ._lanes import DEFAULT_INTERACTIVE_RESERVE, Lane
+from ._quota import validate_limits
 from ._retry import RetryDetails, RetryPolicy
 from ._stores import QuotaStore, TokenStore
 from ._wire import DEFAULT_MAX_RESPONSE_BYTES

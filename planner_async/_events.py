@@ -18,6 +18,7 @@ from ._bulk import BulkGet, check_concurrency, check_ids
 from ._cache import AnswerCache, cached_get, remember_page
 from ._call import CallOptions, call_options
 from ._clock import wall_clock
+from ._lanes import Lane
 from ._models import Event, EventPage
 from ._paging import (
     DEFAULT_PREFETCH,
@@ -31,7 +32,6 @@ from ._paging import (
     next_page_number,
 )
 from ._params import MAX_PAGE_SIZE, Sort, check_event_id, list_params
-from ._quota import Lane
 from ._serialization import structure_event, structure_page
 from ._sync import DEFAULT_LAG, EventSync, SyncCheckpoint, check_lag
 

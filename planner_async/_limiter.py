@@ -39,8 +39,9 @@ from . import _backend
 from ._checks import check_max_wait
 from ._clock import Clock
 from ._exceptions import QuotaWaitError
+from ._lanes import LANES, Lane
 from ._limiter_backends import Backend, backend_for
-from ._quota import LANES, Lane, QuotaCore, RateHeaders, RateLimitStatus, WindowStatus
+from ._quota import QuotaCore, RateHeaders, RateLimitStatus, WindowStatus
 from ._stores import MemoryQuotaStore, Outcome, QuotaStore
 
 __all__ = ["Permit", "QuotaCore", "QuotaLimiter", "RateLimitStatus", "WindowStatus"]

@@ -20,7 +20,8 @@ import anyio.lowlevel
 
 from . import _backend
 from ._clock import Clock
-from ._quota import Lane, RateHeaders, RateLimitStatus
+from ._lanes import Lane
+from ._quota import RateHeaders, RateLimitStatus
 from ._stores import Admission, MemoryQuotaStore, Outcome, QuotaStore
 
 __all__ = ["Backend", "MemoryBackend", "StoreBackend", "backend_for"]

@@ -34,7 +34,6 @@ import httpx
 
 from ._quota import RateHeaders
 from ._redact import redact
-from ._version import __version__
 
 __all__ = ["DEFAULT_LANE", "NO_CALL", "CallSpan", "Telemetry", "operation"]
 
@@ -72,6 +71,8 @@ class _Instruments:
 
         self.trace = trace
         self.provider = provider
+        from ._version import __version__  # read when tracing starts, not at import
+
         self.tracer = provider.get_tracer(_SCOPE, __version__)
         meter = metrics.get_meter(_SCOPE, __version__)
         self.requests = meter.create_counter("planner.requests", "{request}", "HTTP requests sent")

@@ -38,48 +38,20 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import Final, Literal
 
 from ._checks import check_number, check_seconds
+from ._lanes import DEFAULT_INTERACTIVE_RESERVE, Lane, reserve_of
 from ._quota_types import RateHeaders, RateLimitStatus, WindowStatus
 
 __all__ = [
-    "DEFAULT_INTERACTIVE_RESERVE",
-    "LANES",
-    "Lane",
     "QuotaCore",
     "RateHeaders",
     "RateLimitStatus",
     "WindowStatus",
-    "check_lane",
-    "reserve_of",
     "validate_limits",
 ]
 
-Lane = Literal["interactive", "batch"]
-"""A request's priority: ``"interactive"`` (a person waits) or ``"batch"`` (a job moves data)."""
-LANES: Final = ("interactive", "batch")
-DEFAULT_INTERACTIVE_RESERVE: Final = 0.2
-
 _INF = math.inf
-
-
-def check_lane(lane: object) -> Lane:
-    """``lane`` if it is ``"interactive"`` or ``"batch"``; TypeError/ValueError otherwise."""
-    if not isinstance(lane, str):
-        raise TypeError(f"lane must be 'interactive' or 'batch', got {type(lane).__name__}")
-    if lane == "interactive":
-        return "interactive"
-    if lane == "batch":
-        return "batch"
-    raise ValueError(f"lane must be 'interactive' or 'batch', got {lane!r}")
-
-
-def reserve_of(limit: int, share: float) -> int:
-    """The slots of a ``limit`` window kept for interactive traffic: ``ceil(limit * share)``,
-    but never all of them, so batch always moves."""
-    # The tiny slack keeps float noise (0.7 * 10 = 7.000000000000001) from adding a slot.
-    return max(0, min(math.ceil(limit * share - 1e-9), limit - 1))
 
 
 def validate_limits(rate_limits: Iterable[tuple[int, float]]) -> tuple[tuple[int, float], ...]:

@@ -28,7 +28,6 @@ from ._pipeline import NoCredentials, Sender, TokenCredentials
 from ._redact import Redactor
 from ._shared import SHARED_POLL, AccountShare, share_for
 from ._stores import QuotaStore, TokenStore
-from ._version import USER_AGENT
 
 if TYPE_CHECKING:
     from ._redis import RedisStores
@@ -162,6 +161,8 @@ class Resources:
 
 def make_http_client(timeout: httpx.Timeout) -> httpx.AsyncClient:
     """The HTTP client a PlannerClient makes for itself when none is given."""
+    from ._version import USER_AGENT  # the metadata is read on first use, not at import
+
     return httpx.AsyncClient(
         timeout=timeout,
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),

@@ -23,15 +23,9 @@ import attrs
 
 from . import _backend
 from ._clock import Clock
+from ._lanes import DEFAULT_INTERACTIVE_RESERVE, Lane, check_lane
 from ._models import Session
-from ._quota import (
-    DEFAULT_INTERACTIVE_RESERVE,
-    Lane,
-    QuotaCore,
-    RateHeaders,
-    RateLimitStatus,
-    check_lane,
-)
+from ._quota import QuotaCore, RateHeaders, RateLimitStatus
 
 __all__ = [
     "Admission",

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._checks import check_number, check_seconds
-from .._quota import Lane, RateHeaders, check_lane, reserve_of
+from .._lanes import Lane, check_lane, reserve_of
+from .._quota import RateHeaders
 
 __all__ = ["Lane", "LaneArgs", "check_lane", "observe_args"]
 
