@@ -61,7 +61,8 @@ BLOCKS = readme_blocks()
 
 
 def kind(index: int, code: str) -> str:
-    """How block ``index`` runs: quickstart, fragment, pytest, fastapi, redis or program."""
+    """How block ``index`` runs: quickstart, fragment, pytest, sharing, fastapi, redis or
+    program."""
     if index == 0:
         return "quickstart"
     try:
@@ -72,6 +73,8 @@ def kind(index: int, code: str) -> str:
     names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
     if any(name.startswith("test_") for name in names):
         return "pytest"
+    if 'priority="batch"' in code and "asyncio.run(main())" in code:
+        return "sharing"
     if "FastAPI(" in code and "planner_lifespan" in code and "lifespan=" in code:
         return "fastapi"
     if "from redis.asyncio import Redis" in code:
@@ -176,7 +179,7 @@ def test_the_readme_has_the_blocks_it_promises() -> None:
     """The quick start comes first and every kind of block is there to be run."""
     kinds = [kind(i, code) for i, (_, code, _) in enumerate(BLOCKS)]
     assert kinds[0] == "quickstart"
-    assert {"fragment", "pytest", "fastapi", "redis", "program"} <= set(kinds)
+    assert {"fragment", "pytest", "sharing", "fastapi", "redis", "program"} <= set(kinds)
     assert "asyncio.run(main())" in BLOCKS[0][1]
     assert not any(skipped for _, _, skipped in BLOCKS)
 
@@ -326,3 +329,22 @@ def test_redis_block_runs_twice_and_closes_what_it_opens(
     assert logins[0] == logins[1]  # the second run adopted the stored, decrypted session
     assert "Warning" not in runs[0].stderr + runs[1].stderr
     assert "unclosed" not in (runs[0].stderr + runs[1].stderr).lower()
+
+
+@pytest.mark.parametrize("code", _params("sharing"))
+def test_sharing_block_runs_as_a_script(code: str, env: dict[str, str], tmp_path: Path) -> None:
+    """The "Sharing one account" block: the app answers while the job ingests, one login."""
+    script = tmp_path / "sharing.py"
+    script.write_text(code + "\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**_base_environment(), **env},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "visitor: [200, 200, 404]" in done.stdout
+    assert re.search(r"^job: \d{3,} events$", done.stdout, re.MULTILINE)
+    assert "logins between them: 1" in done.stdout
