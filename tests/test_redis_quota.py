@@ -12,7 +12,7 @@ import time
 import anyio
 import httpx
 import pytest
-from redis_support import private_server, redis_client, redis_url, unique_prefix
+from redis_support import need_redis, private_server, redis_client, redis_url, unique_prefix
 
 from planner_async import (
     Outcome,
@@ -262,3 +262,21 @@ def test_default_prefix_hashes_base_url_and_username_never_the_key(
     assert two._res.redis.prefix == "mine"
     assert default_prefix("https://x", "ann") != default_prefix("https://x", "bob")
     assert "secret" not in repr(one._res.redis.quota)
+
+
+async def test_a_client_with_no_auth_window_runs_on_redis() -> None:
+    """``auth_rate_limits=[]`` with ``redis_url`` builds its stores (no window, no lanes)."""
+    need_redis()
+    fake = FakePlanner(events=5, rate_limits=[], auth_rate_limits=[])
+    client = PlannerClient(
+        "demo",
+        "demo-key",
+        base_url=fake.base_url,
+        http_client=httpx.AsyncClient(transport=fake.transport()),
+        redis_url=redis_url(),
+        redis_prefix=unique_prefix("no-auth-window"),
+        auth_rate_limits=[],
+    )
+    async with client:
+        await client.events.get(fake.visible_ids()[0])
+    assert 1 == fake.stats.logins

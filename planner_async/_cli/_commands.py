@@ -88,7 +88,7 @@ async def events_command(run: Run) -> int:
         # Events printed on the terminal are progress enough: no display over them.
         reporter = run.console.open_reporter(tally, quiet=args.quiet or width is not None)
         if reporter is not None:
-            reporter.watch(lambda: client.rate_limit)
+            reporter.watch(lambda: client.rate_limit, client.forecast)
         await run_with(reporter, lambda: copy_events(client, args, writer, tally))
         note = writer.close()
     if note is not None:

@@ -131,7 +131,7 @@ async def run_demo(
     tally.gets_total = gets
     async with demo_client(events=events, seed=seed, **tally.hooks()) as (client, fake):
         if reporter is not None:
-            reporter.watch(lambda: client.rate_limit)
+            reporter.watch(lambda: client.rate_limit, client.forecast)
 
         async def work() -> set[int]:
             seen = await _list_months(client, tally, anyio.CapacityLimiter(concurrency))

@@ -10,6 +10,7 @@ line is cut to the terminal width, so it never wraps. :func:`open_reporter` retu
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import time
@@ -83,6 +84,17 @@ class Snapshot:
     quota_left: int | None
     waiting_until: datetime | None
     waiting_for: str = "quota"
+    quota_eta: float | None = None  # seconds until the quota admits the pages left
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left: the rate's estimate, or the quota's forecast when that is later."""
+        if not self.total or self.events >= self.total:
+            return None
+        by_rate = (self.total - self.events) / self.rate if self.rate > 0 else None
+        if by_rate is None or self.quota_eta is None:
+            return by_rate if by_rate is not None else self.quota_eta
+        return max(by_rate, self.quota_eta)
 
     @property
     def rate(self) -> float:
@@ -122,8 +134,9 @@ def render_line(snap: Snapshot, width: int) -> str:
     parts.append(f"{snap.rate:.0f}/s")
     if snap.quota_left is not None:
         parts.append(f"quota {snap.quota_left} left")
-    if snap.total and snap.rate > 0 and snap.events < snap.total:
-        parts.append(f"ETA {(snap.total - snap.events) / snap.rate:.0f}s")
+    eta = snap.eta
+    if eta is not None:
+        parts.append(f"ETA {eta:.0f}s")
     parts.append(f"{snap.pages} pages")
     if snap.retries:
         parts.append(f"{snap.retries} retries")
@@ -263,12 +276,32 @@ class Reporter:
         self.tally = tally if tally is not None else Tally()
         self._display = display
         self._status: Callable[[], RateLimitStatus] | None = None
+        self._forecast: Callable[[int], Awaitable[float]] | None = None
+        self._quota_eta: float | None = None
         self._started = time.monotonic()
         self._closed = False
 
-    def watch(self, status: Callable[[], RateLimitStatus]) -> None:
-        """Read the quota from ``status()`` from now on."""
+    def watch(
+        self,
+        status: Callable[[], RateLimitStatus],
+        forecast: Callable[[int], Awaitable[float]] | None = None,
+    ) -> None:
+        """Read the quota from ``status()`` from now on; with ``forecast``
+        (``client.forecast``), the ETA also waits for the quota the pages left need."""
         self._status = status
+        self._forecast = forecast
+
+    async def _refresh_forecast(self) -> None:
+        tally, forecast = self.tally, self._forecast
+        if forecast is None or not tally.total or not tally.pages or tally.events <= 0:
+            return
+        per_page = tally.events / tally.pages
+        pages_left = math.ceil(max(0, tally.total - tally.events) / per_page)
+        if pages_left == 0:
+            self._quota_eta = None
+            return
+        seconds = await forecast(pages_left)
+        self._quota_eta = seconds if math.isfinite(seconds) else None
 
     def snapshot(self) -> Snapshot:
         """The progress now."""
@@ -296,11 +329,13 @@ class Reporter:
             quota_left=quota_left,
             waiting_until=waiting,
             waiting_for=waiting_for,
+            quota_eta=self._quota_eta,
         )
 
     async def run(self) -> None:
         """Redraw every :data:`REFRESH` seconds until cancelled."""
         while True:
+            await self._refresh_forecast()
             self._display.show(self.snapshot())
             await anyio.sleep(REFRESH)
 

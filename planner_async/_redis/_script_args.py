@@ -27,8 +27,8 @@ class LaneArgs:
         self, limits: tuple[tuple[int, float], ...], share: float, memory: float | None
     ) -> None:
         self.share = check_number("interactive_reserve", share, low=0.0, high=1.0)
-        if memory is None:
-            memory = min(period for _, period in limits)
+        if memory is None:  # the shortest window's period (any positive value with none)
+            memory = min((period for _, period in limits), default=1.0)
         self.memory = check_seconds("lane_memory", memory, positive=True)
         self.reserves = tuple(reserve_of(limit, self.share) for limit, _ in limits)
 
