@@ -48,6 +48,7 @@ from ._limiter import Permit, QuotaCore, QuotaLimiter, RateLimitStatus, WindowSt
 from ._models import Event, EventPage, EventStatus, Location, Organiser, Session
 from ._paging import EventWindow
 from ._quota import RateHeaders
+from ._quota_types import LaneStatus
 from ._retry import RetryDetails, RetryPolicy
 from ._stores import (
     Admission,
@@ -105,6 +106,7 @@ __all__ = [
     "Events",
     "FileTokenStore",
     "GetResult",
+    "LaneStatus",
     "Location",
     "MemoryQuotaStore",
     "MemoryTokenStore",

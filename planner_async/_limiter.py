@@ -34,6 +34,7 @@ from types import TracebackType
 
 import anyio
 import anyio.lowlevel
+import attrs
 
 from . import _backend
 from ._checks import check_max_wait
@@ -42,6 +43,7 @@ from ._exceptions import QuotaWaitError
 from ._lanes import LANES, Lane
 from ._limiter_backends import Backend, backend_for
 from ._quota import QuotaCore, RateHeaders, RateLimitStatus, WindowStatus
+from ._quota_types import LaneStatus
 from ._stores import MemoryQuotaStore, Outcome, QuotaStore
 
 __all__ = ["Permit", "QuotaCore", "QuotaLimiter", "RateLimitStatus", "WindowStatus"]
@@ -235,13 +237,22 @@ class QuotaLimiter:
         """
         fresh = self._backend.status(self.waiting)
         if fresh is not None:
-            self._last = fresh
+            self._last = self._with_lanes(fresh)
         return self._last
 
     async def snapshot(self) -> RateLimitStatus:
         """A fresh :attr:`status`, asked of the store (a round trip for a shared one)."""
-        self._last = await self._backend.store.status(self.waiting)
+        self._last = self._with_lanes(await self._backend.store.status(self.waiting))
         return self._last
+
+    def _with_lanes(self, status: RateLimitStatus) -> RateLimitStatus:
+        """``status`` with this limiter's queue per lane (and the store's reserve, if told)."""
+        reserved = {lane.name: lane.reserved for lane in status.lanes}
+        lanes = tuple(
+            LaneStatus(name, len(queue), reserved.get(name, 0))
+            for name, queue in self._queues.items()
+        )
+        return attrs.evolve(status, lanes=lanes)
 
     async def forecast(self, n: int = 1, *, lane: Lane = "interactive") -> float:
         """Seconds until ``n`` more ``lane`` requests could be admitted if nobody else asked.

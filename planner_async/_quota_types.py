@@ -8,7 +8,7 @@ from typing import Self
 
 import attrs
 
-__all__ = ["RateHeaders", "RateLimitStatus", "WindowStatus"]
+__all__ = ["LaneStatus", "RateHeaders", "RateLimitStatus", "WindowStatus"]
 
 
 @attrs.frozen
@@ -28,12 +28,28 @@ class WindowStatus:
 
 
 @attrs.frozen
+class LaneStatus:
+    """One priority lane at the moment of the snapshot.
+
+    ``waiting``: this limiter's callers queued in the lane. ``reserved``: for
+    ``"interactive"``, the slots of the shortest window that batch calls leave free right
+    now (0 when no interactive traffic was seen recently, or the store does not say).
+    """
+
+    name: str
+    waiting: int
+    reserved: int = 0
+
+
+@attrs.frozen
 class RateLimitStatus:
-    """A snapshot of the limiter: every window, the shared cool-down and the queue length."""
+    """A snapshot of the limiter: every window, the shared cool-down, the queue length and,
+    from a limiter, its two lanes."""
 
     windows: tuple[WindowStatus, ...]
     paused_for: float
     waiting: int = 0
+    lanes: tuple[LaneStatus, ...] = ()
 
 
 _RATE_HEADERS = {

@@ -5,10 +5,9 @@ from __future__ import annotations
 import io
 import re
 
-import attrs
 import pytest
 
-from planner_async import RateLimitStatus, WindowStatus
+from planner_async import LaneStatus, RateLimitStatus, WindowStatus
 from planner_async._cli import EXIT_AUTH, main
 from planner_async._cli._quota_view import frame_lines
 from planner_async.testing import FakePlanner
@@ -122,8 +121,9 @@ def test_quota_watch_draws_frames_against_the_fake():
     frames = out.split("\n\n")
     assert 2 == len(frames)
     for frame in frames:
-        head, *rows = frame.strip().splitlines()
+        head, *rows, lanes = frame.strip().splitlines()
         assert head.startswith("quota at ")
+        assert lanes.strip().startswith("lanes: interactive")
         assert ["1/40", "1/150"] == [row.split()[3] for row in rows]
         assert all("next free now" in row for row in rows)
 
@@ -157,21 +157,6 @@ def test_quota_watch_ends_on_ctrl_c_with_exit_0(monkeypatch: pytest.MonkeyPatch)
     assert (0, "") == (code, err)
 
 
-@attrs.frozen
-class Lane:
-    """A lane as a future snapshot may carry it."""
-
-    name: str
-    waiting: int
-
-
-@attrs.frozen
-class LaneStatus(RateLimitStatus):
-    """A snapshot with lanes."""
-
-    lanes: tuple[Lane, ...] = ()
-
-
 def test_watch_frame_fits_80_columns_and_shows_lanes_when_present():
     """A plain frame fits the width, shows a bar per window and one line per lane."""
     windows = (
@@ -179,14 +164,15 @@ def test_watch_frame_fits_80_columns_and_shows_lanes_when_present():
         WindowStatus(150, 5.0, 150, 0, 1.25),
         WindowStatus(10000, 86400.0, 10000, 0, None),
     )
-    lines = frame_lines(LaneStatus(windows, 0.0, 3, (Lane("interactive", 1), Lane("batch", 2))), 80)
+    lanes = (LaneStatus("interactive", 1, 8), LaneStatus("batch", 2))
+    lines = frame_lines(RateLimitStatus(windows, 0.0, 3, lanes), 80)
     assert all(len(line) <= 80 for line in lines)
     assert lines[1].endswith("30/40    10 left · next free now")
     assert lines[2].endswith("150/150     0 left · next free in 1.25 s")
     assert lines[3].endswith(
         "1 d [################] 10000/10000     0 left · next free when one completes"
     )
-    assert ["  lane interactive: waiting 1", "  lane batch: waiting 2"] == lines[4:]
+    assert ["  lanes: interactive 1 waiting (8 kept) · batch 2 waiting"] == lines[4:]
 
 
 @pytest.mark.anyio

@@ -334,3 +334,18 @@ async def test_a_lone_batch_job_gets_the_whole_window() -> None:
         took = time.monotonic() - started
     assert 0 == fake.stats.rate_limited
     assert 1.9 <= took <= 2.5
+
+
+async def test_the_status_shows_both_lanes_and_the_watch_view_draws_them() -> None:
+    """After an interactive call the snapshot lists both lanes and the reserve kept."""
+    from planner_async import QuotaLimiter
+    from planner_async._cli._quota_view import frame_lines
+
+    limiter = QuotaLimiter([(10, 60.0)])
+    async with limiter.acquire(lane="interactive"):
+        pass
+    status = limiter.status
+    expected = [("interactive", 0, 2), ("batch", 0, 0)]
+    assert expected == [(lane.name, lane.waiting, lane.reserved) for lane in status.lanes]
+    lines = frame_lines(status, 80)
+    assert "lanes: interactive 0 waiting (2 kept) · batch 0 waiting" == lines[-1].strip()

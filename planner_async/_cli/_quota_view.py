@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any, Protocol, TextIO
 
 import anyio
@@ -47,21 +46,13 @@ def quota_record(status: RateLimitStatus) -> dict[str, Any]:
     return {"windows": windows, "pausedFor": status.paused_for, "waiting": status.waiting}
 
 
-def _lanes(status: RateLimitStatus) -> list[str]:
-    """One line per priority lane, when the snapshot has lanes (``status.lanes``)."""
-    lanes = getattr(status, "lanes", None)
-    if not lanes:
-        return []
-    items = lanes.items() if isinstance(lanes, Mapping) else enumerate(lanes)
-    lines = []
-    for name, lane in items:
-        facts = [
-            f"{field} {getattr(lane, field)}"
-            for field in ("waiting", "used", "reserved", "admitted")
-            if isinstance(getattr(lane, field, None), int | float)
-        ]
-        lines.append(f"  lane {getattr(lane, 'name', name)}: {', '.join(facts) or lane}")
-    return lines
+def lanes_text(status: RateLimitStatus) -> str:
+    """The lanes on one line: ``lanes: interactive 0 waiting (2 kept) · batch 3 waiting``."""
+    parts = []
+    for lane in status.lanes:
+        kept = f" ({lane.reserved} kept)" if lane.reserved else ""
+        parts.append(f"{lane.name} {lane.waiting} waiting{kept}")
+    return "lanes: " + " · ".join(parts) if parts else ""
 
 
 def period_text(seconds: float) -> str:
@@ -88,7 +79,8 @@ def frame_lines(status: RateLimitStatus, width: int) -> list[str]:
         used = f"{w.used}/{w.limit}"
         row = f"{period_text(w.period):>7} {_bar(share, size)} {used:>9} {w.remaining:>5} left"
         lines.append(f"{row} · next free {_next_free(w)}"[:width])
-    return lines + [line[:width] for line in _lanes(status)]
+    lanes = lanes_text(status)
+    return lines + ([f"  {lanes}"[:width]] if lanes else [])
 
 
 class _View(Protocol):
@@ -131,7 +123,11 @@ class _RichView:
         bar = max(5, min(40, self._console.width - 64))  # the other columns take ~64
         table = Table(
             title=f"quota at {time.strftime('%H:%M:%S')}",
-            caption=f"paused {status.paused_for:.1f} s · {status.waiting} waiting · Ctrl-C ends",
+            caption=" · ".join(
+                part
+                for part in (f"paused {status.paused_for:.1f} s", lanes_text(status), "Ctrl-C ends")
+                if part
+            ),
         )
         for name in ("window", "use", "used/limit", "left", "next free"):
             table.add_column(name, justify="left" if name == "use" else "right", no_wrap=True)
@@ -143,8 +139,6 @@ class _RichView:
                 str(w.remaining),
                 _next_free(w),
             )
-        for line in _lanes(status):
-            table.add_row(line.strip(), "", "", "", "")
         return table
 
     def show(self, status: RateLimitStatus) -> None:
