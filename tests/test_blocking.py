@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import trio
@@ -18,6 +19,7 @@ from planner_async import (
     BlockingPlannerClient,
     EventLoopBlockedError,
     NotFoundError,
+    PlannerClient,
     SyncCheckpoint,
 )
 from planner_async._portal import PortalIterator, Runner
@@ -294,3 +296,33 @@ def test_a_client_dropped_without_close_stops_its_thread(fake: FakePlanner) -> N
     while _portal_threads() > before and time.monotonic() < deadline:
         time.sleep(0.01)
     assert before == _portal_threads()
+
+
+def test_a_blocking_client_shares_the_account_with_an_async_client() -> None:
+    """A blocking client and an async client of one account count one quota, one login."""
+    fake = FakePlanner(events=20, seed=2, rate_limits=[(10, 60)], auth_rate_limits=[])
+    ids = fake.visible_ids()[:2]
+    options: dict[str, Any] = {"rate_limits": [(10, 60)], "auth_rate_limits": []}
+    with BlockingPlannerClient(
+        "demo",
+        "demo-key",
+        base_url=fake.base_url,
+        http_client=httpx.AsyncClient(transport=fake.transport()),
+        **options,
+    ) as blocking:
+        blocking.events.get(ids[0])
+
+        async def run() -> int:
+            async with PlannerClient(
+                "demo",
+                "demo-key",
+                base_url=fake.base_url,
+                http_client=httpx.AsyncClient(transport=fake.transport()),
+                **options,
+            ) as client:
+                await client.events.get(ids[1])
+                return client.rate_limit.windows[0].used
+
+        used = anyio.run(run)
+    assert 2 == used
+    assert 1 == fake.stats.logins
