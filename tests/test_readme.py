@@ -186,9 +186,17 @@ def test_the_readme_has_the_blocks_it_promises() -> None:
 
 def test_quick_start_runs_verbatim_as_a_script(env: dict[str, str], tmp_path: Path) -> None:
     """The quick start, saved as a file and run by a fresh interpreter, prints the fake's data."""
-    script = tmp_path / "quickstart.py"
-    script.write_text(BLOCKS[0][1] + "\n", encoding="utf-8")
-    done = subprocess.run(
+    done = _run_script(BLOCKS[0][1], tmp_path / "quickstart.py", env)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any("Budget statement" in line and "London" in line for line in lines[:-3])
+    assert re.search(r"^page 1 of \d+: \d+ events$", done.stdout, re.MULTILINE)
+
+
+def _run_script(code: str, script: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``code`` saved as ``script`` and run by a fresh interpreter with ``env``."""
+    script.write_text(code + "\n", encoding="utf-8")
+    return subprocess.run(
         [sys.executable, str(script)],
         capture_output=True,
         text=True,
@@ -196,10 +204,6 @@ def test_quick_start_runs_verbatim_as_a_script(env: dict[str, str], tmp_path: Pa
         env={**_base_environment(), **env},
         check=False,
     )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert any("Budget statement" in line and "London" in line for line in lines[:-3])
-    assert re.search(r"^page 1 of \d+: \d+ events$", done.stdout, re.MULTILINE)
 
 
 def _base_environment() -> dict[str, str]:
@@ -334,16 +338,7 @@ def test_redis_block_runs_twice_and_closes_what_it_opens(
 @pytest.mark.parametrize("code", _params("sharing"))
 def test_sharing_block_runs_as_a_script(code: str, env: dict[str, str], tmp_path: Path) -> None:
     """The "Sharing one account" block: the app answers while the job ingests, one login."""
-    script = tmp_path / "sharing.py"
-    script.write_text(code + "\n", encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**_base_environment(), **env},
-        check=False,
-    )
+    done = _run_script(code, tmp_path / "sharing.py", env)
     assert done.returncode == 0, done.stderr
     assert "visitor: [200, 200, 404]" in done.stdout
     assert re.search(r"^job: \d{3,} events$", done.stdout, re.MULTILINE)
