@@ -1,24 +1,54 @@
 """Resumable incremental sync: ``client.events.sync(checkpoint)`` and :class:`SyncCheckpoint`.
 
-The walk is keyset paging emulated with the contract's ``updatedSince`` filter: every
-request asks for page 1 of ``sort=updatedAt&updatedSince=<high-water mark>``, and the
-mark moves up with each event delivered. Offset paging over a list that changes while it
-is read skips events (one that changes moves to the end and everything after it shifts
-one place back); restarting from the mark cannot skip one, because whatever is not yet
-delivered is always at or after the mark.
+The contract offers ``updatedSince`` (inclusive), ``sort=updatedAt`` and page numbers: no
+cursor, and no promise about the order of events stamped at one instant. The walk keeps a
+*mark*, the newest ``updatedAt`` delivered, with the ids delivered at exactly that instant,
+and goes in two modes:
+
+* **Mark mode** (the usual case): ask for page 1 of ``sort=updatedAt&updatedSince=<mark>``,
+  deliver what it holds that is not yet delivered, move the mark, ask page 1 again.
+  Whatever is not yet delivered is always at or after the mark, so a listing that changes
+  between requests cannot make this skip anything; a request repeats only the events
+  stamped at the mark.
+* **Tie mode**, when a whole page 1 holds events at or before the mark and the mark did
+  not move (a page or more of events share one ``updatedAt``: a bulk import). Those
+  events, the *zone*, are a prefix of the listing, and during a run the zone only shrinks:
+  an event in it changes (its new stamp is after the mark) or is deleted, and nothing new
+  is stamped at or before the mark (at most ``until``). When a prefix shrinks, its events
+  only ever move to lower places. So the zone is walked **backwards**, from its last page
+  down to page 1: an event that moves down lands on a page still to come, and one that
+  moves onto a page already read was read there already (a repeat, which the checkpoint
+  filters out). A forward offset walk would skip the event that moves back across a page
+  boundary. The zone's last page is found by doubling the page number, then bisecting;
+  the events after the zone on that page take the walk back to mark mode. Only a stable
+  order within one instant is needed, not a particular tie-breaker.
+
+The checkpoint records the mark, the ids delivered at it and, in tie mode, ``pending``:
+every event at the mark not yet delivered sits among the first ``pending`` places of the
+listing (places only move down), so a resumed run walks down from the page holding place
+``pending - 1``.
+
+Cost: about one request per page of changes; a tie of ``n`` pages takes about
+``n + 2 log2(n)`` requests (1,000 events at one instant with pages of 10: about 110); one
+more when a server gives neither ``totalPages`` nor ``pageSize`` (the end is confirmed by
+a page that brings nothing new). The answered ``totalPages``/``pageSize`` decide where a
+listing ends, so a server that caps ``pageSize`` below the one asked for costs requests,
+not events.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import attrs
 
+from . import _json
+from ._checks import check_int, check_number
 from ._models import Event, EventPage
+from ._paging import FetchPage, PagingError
 
 __all__ = ["DEFAULT_LAG", "EventSync", "SyncCheckpoint", "check_lag"]
 
@@ -26,32 +56,57 @@ DEFAULT_LAG: Final = 10.0
 """Seconds behind now where a sync run stops (see :class:`EventSync`)."""
 
 _FORMAT: Final = 1
-
-FetchPage = Callable[[Mapping[str, Any]], Awaitable[EventPage]]
+_FIRST: Final = datetime.min.replace(tzinfo=UTC)
+_LAST: Final = datetime.max.replace(tzinfo=UTC)
+_MAX_PAGE: Final = 10**7  # far beyond any listing: a server that never ends its pages
 
 
 def check_lag(lag: object) -> float:
     """``lag`` must be a finite number of seconds, zero or more."""
-    if isinstance(lag, bool) or not isinstance(lag, int | float):
-        raise TypeError(f"lag must be a number of seconds, got {type(lag).__name__}")
-    if not math.isfinite(lag) or lag < 0:
-        raise ValueError(f"lag must be a finite number of seconds >= 0, got {lag!r}")
-    return float(lag)
+    return check_number("lag", lag, low=0)
 
 
 def _utc(moment: datetime) -> datetime:
-    """Aware UTC; a naive datetime from the server is read as UTC."""
+    """Aware UTC (a naive datetime is read as UTC); ValueError when UTC cannot hold it."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{moment.isoformat()} is outside the datetimes UTC can express (years 1 to 9999)"
+        ) from None
 
 
 def _id_set(ids: Iterable[int]) -> frozenset[int]:
     return frozenset(ids)
 
 
+def _places(value: int | None) -> int | None:
+    return None if value is None else check_int("pending", value, low=0)
+
+
 def _wire(moment: datetime) -> str:
     return _utc(moment).isoformat().replace("+00:00", "Z")
+
+
+def _stamp(event: Event) -> datetime | None:
+    """``event``'s version stamp in UTC (None without ``updatedAt``); a stamp UTC cannot
+    hold counts as the first or last instant, where the server sorts it."""
+    moment = event.updated_at
+    if moment is None:
+        return None
+    try:
+        return _utc(moment)
+    except ValueError:
+        offset = moment.utcoffset()
+        return _FIRST if offset is not None and offset > timedelta(0) else _LAST
+
+
+def _beyond(event: Event, mark: datetime) -> bool:
+    """Whether ``event`` lies after the zone of ``mark`` (an event without a stamp never)."""
+    stamp = _stamp(event)
+    return stamp is not None and stamp > mark
 
 
 @attrs.frozen
@@ -59,6 +114,8 @@ class SyncCheckpoint:
     """Where a sync got to: every change up to ``updated_at`` was delivered, and of the
     events stamped exactly ``updated_at``, those in ``ids``.
 
+    ``pending`` (None outside a large tie) says that the events stamped ``updated_at``
+    not yet delivered are all among the first ``pending`` places of the listing.
     Store it (``to_json()``/``to_dict()``) after handling each event and pass it back
     to :meth:`Events.sync` to resume.
 
@@ -69,25 +126,40 @@ class SyncCheckpoint:
 
     updated_at: datetime = attrs.field(converter=_utc)
     ids: frozenset[int] = attrs.field(converter=_id_set)
+    pending: int | None = attrs.field(default=None, converter=_places)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping: ``{"format": 1, "updatedAt": "...Z", "ids": [...]}``."""
-        return {"format": _FORMAT, "updatedAt": _wire(self.updated_at), "ids": sorted(self.ids)}
+        """A JSON-ready mapping: ``{"format": 1, "updatedAt": "...Z", "ids": [...]}``, plus
+        ``"pending"`` inside a large tie."""
+        out = {"format": _FORMAT, "updatedAt": _wire(self.updated_at), "ids": sorted(self.ids)}
+        if self.pending is not None:
+            out["pending"] = self.pending
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SyncCheckpoint:
         """Read what :meth:`to_dict` wrote; ValueError on anything else."""
         if not isinstance(data, Mapping) or data.get("format") != _FORMAT:
             raise ValueError("not a SyncCheckpoint mapping (format 1)")
-        stamp, ids = data.get("updatedAt"), data.get("ids")
+        stamp, ids, pending = data.get("updatedAt"), data.get("ids"), data.get("pending")
         if not isinstance(stamp, str) or not isinstance(ids, list):
             raise ValueError("a SyncCheckpoint needs updatedAt (str) and ids (list)")
         if not all(type(i) is int and i > 0 for i in ids):
             raise ValueError("SyncCheckpoint ids must be positive ints")
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        if pending is not None and not (type(pending) is int and pending >= 0):
+            raise ValueError("SyncCheckpoint pending must be an int >= 0")
+        try:
+            moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"SyncCheckpoint updatedAt is not a date-time: {stamp[:40]!r}"
+            ) from None
         if moment.tzinfo is None:
             raise ValueError("SyncCheckpoint updatedAt must carry a timezone")
-        return cls(moment, frozenset(ids))
+        try:
+            return cls(moment, frozenset(ids), pending)
+        except ValueError as exc:
+            raise ValueError(f"SyncCheckpoint updatedAt: {exc}") from None
 
     def to_json(self) -> str:
         """:meth:`to_dict` as a JSON string."""
@@ -97,8 +169,8 @@ class SyncCheckpoint:
     def from_json(cls, text: str | bytes) -> SyncCheckpoint:
         """Read what :meth:`to_json` wrote; ValueError on anything else."""
         try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            data = _json.loads(text)
+        except ValueError as exc:
             raise ValueError(f"not a SyncCheckpoint JSON string: {exc}") from None
         return cls.from_dict(data)
 
@@ -109,8 +181,35 @@ class SyncCheckpoint:
     def after(self, event_id: int, stamp: datetime) -> SyncCheckpoint:
         """The checkpoint once ``(event_id, stamp)`` (not behind this one) is delivered."""
         if stamp == self.updated_at:
-            return SyncCheckpoint(stamp, self.ids | {event_id})
+            return SyncCheckpoint(stamp, self.ids | {event_id}, self.pending)
         return SyncCheckpoint(stamp, frozenset({event_id}))
+
+
+def _more(page: EventPage, number: int, asked: int) -> bool | None:
+    """Whether the listing goes on after ``page`` (page ``number``), by the answered
+    ``totalPages``, else ``pageSize``; None when the answer does not say (a page shorter
+    than ``asked`` without either)."""
+    if not page.items:
+        return False
+    if page.total_pages is not None:
+        return number < page.total_pages
+    if page.page_size is not None:
+        return len(page.items) >= page.page_size
+    return True if len(page.items) >= asked else None
+
+
+_ZONE, _END, _PAST = "zone", "end", "past"
+
+
+def _classify(page: EventPage, number: int, mark: datetime, asked: int) -> str:
+    """Where ``page`` lies against the zone of ``mark``: wholly in it with more to come
+    (``zone``), past its end (``past``: empty, or starting after it), or holding its end."""
+    items = page.items
+    if number > 1 and (not items or _beyond(items[0], mark)):
+        return _PAST
+    if any(_beyond(event, mark) for event in items) or _more(page, number, asked) is not True:
+        return _END
+    return _ZONE
 
 
 class EventSync:
@@ -122,26 +221,27 @@ class EventSync:
     for a server whose writes become visible in listings a little after the time they
     are stamped with, and for clock skew between it and this client.
 
-    The guarantee, given the contract (each change stamps a new, later ``updatedAt``;
-    ``updatedSince`` is inclusive; listings sorted by ``updatedAt``, ties by id):
+    The guarantee, given the contract (each change stamps a new ``updatedAt``, later than
+    any ``until`` already past; ``updatedSince`` is inclusive; listings sorted by
+    ``updatedAt``, events of one instant in a stable order):
 
     * Nothing missed: once a run finishes, every event whose current ``updatedAt`` is at
       or before its ``until`` has been delivered in that version, by it or an earlier
-      run. A version superseded before a run reaches it is not delivered (only the newer
-      one, now or in a later run). Deletions are not reported (the API has no
-      tombstones), nor events without ``updatedAt``.
+      run, however many events share one ``updatedAt``. A version superseded before a
+      run reaches it is not delivered (only the newer one, now or in a later run).
+      Deletions are not reported (the API has no tombstones), nor events without
+      ``updatedAt``.
     * Nothing repeated: each version ``(id, updatedAt)`` is delivered once across runs
       chained by checkpoints, when the job saves :attr:`checkpoint` after handling each
       event. A crash between handling an event and saving the checkpoint delivers that
       event again on resume: at-least-once in that window, so make handling idempotent
       per ``(id, updatedAt)``.
 
-    One edge is weaker: more than ``page_size`` events stamped with the very same
-    ``updatedAt`` are paged by offset, where a change among them mid-run can delay one
-    of the others to the next run.
+    How the pages are walked (and why ties cost no more than other pages) is in the
+    module :mod:`planner_async._sync`.
     """
 
-    __slots__ = ("_checkpoint", "_fetch", "_params", "_until")
+    __slots__ = ("_checkpoint", "_done", "_fetch", "_params", "_size", "_until")
 
     def __init__(
         self,
@@ -160,8 +260,10 @@ class EventSync:
             raise ValueError("until is a naive datetime: give it a timezone")
         self._fetch = fetch
         self._params = dict(params)
+        self._size: int = self._params["pageSize"]
         self._checkpoint = checkpoint
         self._until = _utc(until) if until is not None else datetime.fromtimestamp(now, UTC)
+        self._done = False
 
     @property
     def checkpoint(self) -> SyncCheckpoint | None:
@@ -182,39 +284,109 @@ class EventSync:
             params["updatedSince"] = _wire(self._checkpoint.updated_at)
         return params
 
-    def _fresh(self, event: Event) -> datetime | None:
-        """The version stamp of ``event`` if it is due in this run, else None."""
-        if event.updated_at is None:
-            return None
-        stamp = _utc(event.updated_at)
-        checkpoint = self._checkpoint
-        if checkpoint is not None and checkpoint.delivered(event.id, stamp):
-            return None
-        return stamp
+    def _due(self, events: Iterable[Event]) -> Iterator[Event]:
+        """The events not yet delivered, each recorded in the checkpoint as it is handed
+        out; stops the run at the first one after ``until``."""
+        for event in events:
+            stamp = _stamp(event)
+            checkpoint = self._checkpoint
+            if stamp is None or (checkpoint is not None and checkpoint.delivered(event.id, stamp)):
+                continue
+            if stamp > self._until:
+                self._done = True  # sorted by updatedAt: the rest is later still
+                return
+            self._checkpoint = (
+                checkpoint.after(event.id, stamp)
+                if checkpoint
+                else SyncCheckpoint(stamp, {event.id})
+            )
+            yield event
 
     async def _events(self) -> AsyncIterator[Event]:
-        size: int = self._params["pageSize"]
-        number = 1
-        while True:
-            page = await self._fetch(self._query(number))
-            delivered = False
-            for event in page.items:
-                stamp = self._fresh(event)
-                if stamp is None:
-                    continue
-                if stamp > self._until:
-                    return  # sorted by updatedAt: the rest of the listing is later still
-                cp = self._checkpoint
-                self._checkpoint = (
-                    cp.after(event.id, stamp) if cp else SyncCheckpoint(stamp, {event.id})
-                )
-                delivered = True
+        self._done = False
+        while not self._done:
+            before = self._checkpoint
+            page = await self._fetch(self._query(1))
+            delivered = 0
+            for event in self._due(page.items):
+                delivered += 1
                 yield event
-            if len(page.items) < size:
+            more = _more(page, 1, self._size)
+            if self._done or more is False:
                 return
-            # Restart from the new mark (nothing can be skipped); only a page wholly
-            # behind the mark (ties at it) moves on by offset.
-            number = 1 if delivered else number + 1
+            after = self._checkpoint
+            if more and before and after and after.updated_at == before.updated_at:
+                # A full page of ties at the mark: page 1 cannot get past them.
+                async for event in self._tie(after.updated_at, page):
+                    yield event
+                continue
+            if not delivered:
+                return  # a short page without totals brought nothing new: the end
+
+    def _pend(self, places: int) -> None:
+        checkpoint = self._checkpoint
+        assert checkpoint is not None
+        self._checkpoint = attrs.evolve(checkpoint, pending=places)
+
+    async def _tie(self, mark: datetime, first: EventPage) -> AsyncIterator[Event]:
+        """Walk the zone of ``mark`` backwards from its last page, then deliver what
+        follows it on that page (see the module docstring). ``first`` is page 1, full."""
+        checkpoint = self._checkpoint
+        assert checkpoint is not None
+        size = len(first.items)
+        end: EventPage | None = None
+        if checkpoint.pending is None:
+            number, end = await self._zone_end(mark)
+            for event in self._due(e for e in end.items if not _beyond(e, mark)):
+                yield event
+            self._pend((number - 1) * size)
+            top = number - 1
+        else:
+            top = -(-checkpoint.pending // size)
+            if first.total_pages is not None:
+                top = min(top, first.total_pages)
+        for number in range(top, 0, -1):
+            page = await self._fetch(self._query(number))
+            for event in self._due(e for e in page.items if not _beyond(e, mark)):
+                yield event
+            self._pend((number - 1) * size)
+        if end is None:
+            _, end = await self._zone_end(mark)
+        for event in self._due(end.items):
+            yield event
+        if not any(_beyond(event, mark) for event in end.items):
+            self._done = True  # the listing ended inside the zone
+
+    async def _zone_end(self, mark: datetime) -> tuple[int, EventPage]:
+        """The page holding the end of the zone of ``mark`` (page 1 is wholly in it):
+        doubling the page number, then bisecting. Pages may change between requests; the
+        zone only shrinks, so a page seen past its end stays past it."""
+        low, low_after_high = 1, False  # a page seen wholly in the zone
+        high: tuple[int, EventPage] | None = None  # a page seen past the zone
+        total: int | None = None
+        while True:
+            if high is not None and high[0] == low + 1:
+                if low_after_high:
+                    return high  # the zone ends exactly where that page begins
+                number = low  # look at `low` again, after `high`
+            elif high is not None:
+                number = (low + high[0]) // 2
+            else:
+                number = low * 2 if total is None else max(low + 1, min(low * 2, total))
+            if number > _MAX_PAGE:
+                raise PagingError(
+                    f"page {number} of events stamped {_wire(mark)} is still full of them: "
+                    "the server does not advance through the listing, so the sync stops here"
+                )
+            page = await self._fetch(self._query(number))
+            total = page.total_pages if page.total_pages is not None else total
+            kind = _classify(page, number, mark, self._size)
+            if kind == _END:
+                return number, page
+            if kind == _ZONE:
+                low, low_after_high = number, high is not None
+            else:
+                high, low_after_high, low = (number, page), False, min(low, number - 1)
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._events()
