@@ -198,6 +198,14 @@ def _more(page: EventPage, number: int, asked: int) -> bool | None:
     return True if len(page.items) >= asked else None
 
 
+def _all_at(page: EventPage, before: SyncCheckpoint | None, mark: datetime) -> bool:
+    """Whether ``page`` (asked from ``before``) is wholly in the zone of ``mark``: the mark
+    did not move, or every event on the page is stamped ``mark``."""
+    if before is not None and before.updated_at == mark:
+        return True
+    return all(_stamp(event) == mark for event in page.items)
+
+
 _ZONE, _END, _PAST = "zone", "end", "past"
 
 
@@ -315,7 +323,7 @@ class EventSync:
             if self._done or more is False:
                 return
             after = self._checkpoint
-            if more and before and after and after.updated_at == before.updated_at:
+            if more and after and _all_at(page, before, after.updated_at):
                 # A full page of ties at the mark: page 1 cannot get past them.
                 async for event in self._tie(after.updated_at, page):
                     yield event
@@ -328,6 +336,12 @@ class EventSync:
         assert checkpoint is not None
         self._checkpoint = attrs.evolve(checkpoint, pending=places)
 
+    def _read(self, number: int, page: EventPage, mark: datetime, size: int) -> Iterator[Event]:
+        """Deliver the zone's events on page ``number`` of the backward walk; once they are
+        all handed out, the events still due sit before the page (``pending``)."""
+        yield from self._due(e for e in page.items if not _beyond(e, mark))
+        self._pend((number - 1) * size)
+
     async def _tie(self, mark: datetime, first: EventPage) -> AsyncIterator[Event]:
         """Walk the zone of ``mark`` backwards from its last page, then deliver what
         follows it on that page (see the module docstring). ``first`` is page 1, full."""
@@ -336,43 +350,47 @@ class EventSync:
         size = len(first.items)
         end: EventPage | None = None
         if checkpoint.pending is None:
-            number, end = await self._zone_end(mark)
-            for event in self._due(e for e in end.items if not _beyond(e, mark)):
+            top, end, below = await self._zone_end(mark)
+            for event in self._read(top, end, mark, size):
                 yield event
-            self._pend((number - 1) * size)
-            top = number - 1
+            if below is not None:  # page top - 1, read after page top: the walk's next step
+                top -= 1
+                for event in self._read(top, below, mark, size):
+                    yield event
+            top -= 1
         else:
             top = -(-checkpoint.pending // size)
             if first.total_pages is not None:
                 top = min(top, first.total_pages)
         for number in range(top, 0, -1):
             page = await self._fetch(self._query(number))
-            for event in self._due(e for e in page.items if not _beyond(e, mark)):
+            for event in self._read(number, page, mark, size):
                 yield event
-            self._pend((number - 1) * size)
         if end is None:
-            _, end = await self._zone_end(mark)
+            _, end, _ = await self._zone_end(mark)
         for event in self._due(end.items):
             yield event
         if not any(_beyond(event, mark) for event in end.items):
             self._done = True  # the listing ended inside the zone
 
-    async def _zone_end(self, mark: datetime) -> tuple[int, EventPage]:
-        """The page holding the end of the zone of ``mark`` (page 1 is wholly in it):
-        doubling the page number, then bisecting. Pages may change between requests; the
-        zone only shrinks, so a page seen past its end stays past it."""
-        low, low_after_high = 1, False  # a page seen wholly in the zone
+    async def _zone_end(self, mark: datetime) -> tuple[int, EventPage, EventPage | None]:
+        """The page holding the end of the zone of ``mark`` (page 1 is wholly in it), and
+        the page before it when that was read after it: pages 2 and 3, then doubling the
+        page number, then bisecting. Pages may change between requests; the zone only
+        shrinks, so a page seen past its end stays past it."""
+        low, low_page = 1, None  # a page seen wholly in the zone (its content: after `high`)
         high: tuple[int, EventPage] | None = None  # a page seen past the zone
         total: int | None = None
         while True:
             if high is not None and high[0] == low + 1:
-                if low_after_high:
-                    return high  # the zone ends exactly where that page begins
+                if low_page is not None:
+                    return high[0], high[1], low_page  # the zone ends where `high` begins
                 number = low  # look at `low` again, after `high`
             elif high is not None:
                 number = (low + high[0]) // 2
-            else:
-                number = low * 2 if total is None else max(low + 1, min(low * 2, total))
+            else:  # one page at a time for a small tie, then doubling
+                number = low + 1 if low < 3 else low * 2
+                number = number if total is None else max(low + 1, min(number, total))
             if number > _MAX_PAGE:
                 raise PagingError(
                     f"page {number} of events stamped {_wire(mark)} is still full of them: "
@@ -382,11 +400,11 @@ class EventSync:
             total = page.total_pages if page.total_pages is not None else total
             kind = _classify(page, number, mark, self._size)
             if kind == _END:
-                return number, page
+                return number, page, None
             if kind == _ZONE:
-                low, low_after_high = number, high is not None
+                low, low_page = number, page if high is not None else None
             else:
-                high, low_after_high, low = (number, page), False, min(low, number - 1)
+                high, low_page, low = (number, page), None, min(low, number - 1)
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._events()
