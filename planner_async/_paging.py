@@ -139,11 +139,14 @@ class _Round:
             try:
                 self.pages[number] = await self.fetch({**self.params, "page": number})
             except Exception as exc:  # this page failed for good: the later ones are moot
-                if self.failure is None or number < self.failure[0]:
-                    self.failure = (number, exc)
-                for later, scope in self.scopes.items():
-                    if later > number:
-                        scope.cancel()
+                self._failed(number, exc)
+
+    def _failed(self, number: int, exc: Exception) -> None:
+        if self.failure is None or number < self.failure[0]:
+            self.failure = (number, exc)
+        for later, scope in self.scopes.items():
+            if later > number:
+                scope.cancel()
 
 
 async def dedupe(pages: AsyncIterator[EventPage]) -> AsyncIterator[Event]:

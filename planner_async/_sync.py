@@ -38,15 +38,14 @@ not events.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import attrs
 
-from . import _json
-from ._checks import check_int, check_number
+from ._checkpoint import SyncCheckpoint, stamp_of, to_utc, wire_instant
+from ._checks import check_number
 from ._models import Event, EventPage
 from ._paging import FetchPage, PagingError
 
@@ -55,9 +54,6 @@ __all__ = ["DEFAULT_LAG", "EventSync", "SyncCheckpoint", "check_lag"]
 DEFAULT_LAG: Final = 10.0
 """Seconds behind now where a sync run stops (see :class:`EventSync`)."""
 
-_FORMAT: Final = 1
-_FIRST: Final = datetime.min.replace(tzinfo=UTC)
-_LAST: Final = datetime.max.replace(tzinfo=UTC)
 _MAX_PAGE: Final = 10**7  # far beyond any listing: a server that never ends its pages
 
 
@@ -66,123 +62,10 @@ def check_lag(lag: object) -> float:
     return check_number("lag", lag, low=0)
 
 
-def _utc(moment: datetime) -> datetime:
-    """Aware UTC (a naive datetime is read as UTC); ValueError when UTC cannot hold it."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(
-            f"{moment.isoformat()} is outside the datetimes UTC can express (years 1 to 9999)"
-        ) from None
-
-
-def _id_set(ids: Iterable[int]) -> frozenset[int]:
-    return frozenset(ids)
-
-
-def _places(value: int | None) -> int | None:
-    return None if value is None else check_int("pending", value, low=0)
-
-
-def _wire(moment: datetime) -> str:
-    return _utc(moment).isoformat().replace("+00:00", "Z")
-
-
-def _stamp(event: Event) -> datetime | None:
-    """``event``'s version stamp in UTC (None without ``updatedAt``); a stamp UTC cannot
-    hold counts as the first or last instant, where the server sorts it."""
-    moment = event.updated_at
-    if moment is None:
-        return None
-    try:
-        return _utc(moment)
-    except ValueError:
-        offset = moment.utcoffset()
-        return _FIRST if offset is not None and offset > timedelta(0) else _LAST
-
-
 def _beyond(event: Event, mark: datetime) -> bool:
     """Whether ``event`` lies after the zone of ``mark`` (an event without a stamp never)."""
-    stamp = _stamp(event)
+    stamp = stamp_of(event)
     return stamp is not None and stamp > mark
-
-
-@attrs.frozen
-class SyncCheckpoint:
-    """Where a sync got to: every change up to ``updated_at`` was delivered, and of the
-    events stamped exactly ``updated_at``, those in ``ids``.
-
-    ``pending`` (None outside a large tie) says that the events stamped ``updated_at``
-    not yet delivered are all among the first ``pending`` places of the listing.
-    Store it (``to_json()``/``to_dict()``) after handling each event and pass it back
-    to :meth:`Events.sync` to resume.
-
-    >>> cp = SyncCheckpoint(datetime(2026, 11, 20, 16, 45, 12, tzinfo=UTC), frozenset({7}))
-    >>> SyncCheckpoint.from_json(cp.to_json()) == cp
-    True
-    """
-
-    updated_at: datetime = attrs.field(converter=_utc)
-    ids: frozenset[int] = attrs.field(converter=_id_set)
-    pending: int | None = attrs.field(default=None, converter=_places)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready mapping: ``{"format": 1, "updatedAt": "...Z", "ids": [...]}``, plus
-        ``"pending"`` inside a large tie."""
-        out = {"format": _FORMAT, "updatedAt": _wire(self.updated_at), "ids": sorted(self.ids)}
-        if self.pending is not None:
-            out["pending"] = self.pending
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SyncCheckpoint:
-        """Read what :meth:`to_dict` wrote; ValueError on anything else."""
-        if not isinstance(data, Mapping) or data.get("format") != _FORMAT:
-            raise ValueError("not a SyncCheckpoint mapping (format 1)")
-        stamp, ids, pending = data.get("updatedAt"), data.get("ids"), data.get("pending")
-        if not isinstance(stamp, str) or not isinstance(ids, list):
-            raise ValueError("a SyncCheckpoint needs updatedAt (str) and ids (list)")
-        if not all(type(i) is int and i > 0 for i in ids):
-            raise ValueError("SyncCheckpoint ids must be positive ints")
-        if pending is not None and not (type(pending) is int and pending >= 0):
-            raise ValueError("SyncCheckpoint pending must be an int >= 0")
-        try:
-            moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(
-                f"SyncCheckpoint updatedAt is not a date-time: {stamp[:40]!r}"
-            ) from None
-        if moment.tzinfo is None:
-            raise ValueError("SyncCheckpoint updatedAt must carry a timezone")
-        try:
-            return cls(moment, frozenset(ids), pending)
-        except ValueError as exc:
-            raise ValueError(f"SyncCheckpoint updatedAt: {exc}") from None
-
-    def to_json(self) -> str:
-        """:meth:`to_dict` as a JSON string."""
-        return json.dumps(self.to_dict(), separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> SyncCheckpoint:
-        """Read what :meth:`to_json` wrote; ValueError on anything else."""
-        try:
-            data = _json.loads(text)
-        except ValueError as exc:
-            raise ValueError(f"not a SyncCheckpoint JSON string: {exc}") from None
-        return cls.from_dict(data)
-
-    def delivered(self, event_id: int, stamp: datetime) -> bool:
-        """Whether the version ``(event_id, stamp)`` is at or behind this checkpoint."""
-        return stamp < self.updated_at or (stamp == self.updated_at and event_id in self.ids)
-
-    def after(self, event_id: int, stamp: datetime) -> SyncCheckpoint:
-        """The checkpoint once ``(event_id, stamp)`` (not behind this one) is delivered."""
-        if stamp == self.updated_at:
-            return SyncCheckpoint(stamp, self.ids | {event_id}, self.pending)
-        return SyncCheckpoint(stamp, frozenset({event_id}))
 
 
 def _more(page: EventPage, number: int, asked: int) -> bool | None:
@@ -203,7 +86,7 @@ def _all_at(page: EventPage, before: SyncCheckpoint | None, mark: datetime) -> b
     did not move, or every event on the page is stamped ``mark``."""
     if before is not None and before.updated_at == mark:
         return True
-    return all(_stamp(event) == mark for event in page.items)
+    return all(stamp_of(event) == mark for event in page.items)
 
 
 _ZONE, _END, _PAST = "zone", "end", "past"
@@ -270,7 +153,7 @@ class EventSync:
         self._params = dict(params)
         self._size: int = self._params["pageSize"]
         self._checkpoint = checkpoint
-        self._until = _utc(until) if until is not None else datetime.fromtimestamp(now, UTC)
+        self._until = to_utc(until) if until is not None else datetime.fromtimestamp(now, UTC)
         self._done = False
 
     @property
@@ -289,14 +172,14 @@ class EventSync:
     def _query(self, page: int) -> dict[str, Any]:
         params = {**self._params, "page": page}
         if self._checkpoint is not None:
-            params["updatedSince"] = _wire(self._checkpoint.updated_at)
+            params["updatedSince"] = wire_instant(self._checkpoint.updated_at)
         return params
 
     def _due(self, events: Iterable[Event]) -> Iterator[Event]:
         """The events not yet delivered, each recorded in the checkpoint as it is handed
         out; stops the run at the first one after ``until``."""
         for event in events:
-            stamp = _stamp(event)
+            stamp = stamp_of(event)
             checkpoint = self._checkpoint
             if stamp is None or (checkpoint is not None and checkpoint.delivered(event.id, stamp)):
                 continue
@@ -393,7 +276,7 @@ class EventSync:
                 number = number if total is None else max(low + 1, min(number, total))
             if number > _MAX_PAGE:
                 raise PagingError(
-                    f"page {number} of events stamped {_wire(mark)} is still full of them: "
+                    f"page {number} of events stamped {wire_instant(mark)} is still full of them: "
                     "the server does not advance through the listing, so the sync stops here"
                 )
             page = await self._fetch(self._query(number))
