@@ -103,6 +103,16 @@ def _classify(page: EventPage, number: int, mark: datetime, asked: int) -> str:
     return _ZONE
 
 
+def _next_probe(low: int, high: int | None, total: int | None) -> int:
+    """The next page to look at when searching for the zone's end: one page at a time
+    past a small zone, then doubling (within ``total``); bisecting once a page past the
+    end is known; ``low`` again when it is next to that page."""
+    if high is not None:
+        return low if high == low + 1 else (low + high) // 2
+    number = low + 1 if low < 4 else low * 2
+    return number if total is None else max(low + 1, min(number, total))
+
+
 class EventSync:
     """What ``client.events.sync(checkpoint)`` returns: iterate it for the changed events.
 
@@ -215,9 +225,11 @@ class EventSync:
                 return  # a short page without totals brought nothing new: the end
 
     def _pend(self, places: int) -> None:
+        """Record that every event still due at the mark sits among the first ``places``."""
         checkpoint = self._checkpoint
         assert checkpoint is not None
-        self._checkpoint = attrs.evolve(checkpoint, pending=places)
+        if checkpoint.pending is None or places < checkpoint.pending:
+            self._checkpoint = attrs.evolve(checkpoint, pending=places)
 
     def _read(self, number: int, page: EventPage, mark: datetime, size: int) -> Iterator[Event]:
         """Deliver the zone's events on page ``number`` of the backward walk; once they are
@@ -226,58 +238,49 @@ class EventSync:
         self._pend((number - 1) * size)
 
     async def _tie(self, mark: datetime, first: EventPage) -> AsyncIterator[Event]:
-        """Walk the zone of ``mark`` backwards from its last page, then deliver what
-        follows it on that page (see the module docstring). ``first`` is page 1, full."""
+        """Find the zone's last page, walk the zone of ``mark`` backwards from it, then
+        deliver what follows the zone on that page (see the module docstring). ``first``
+        is page 1, full; a resumed walk starts at the page its ``pending`` names."""
         checkpoint = self._checkpoint
         assert checkpoint is not None
         size = len(first.items)
-        end: EventPage | None = None
-        if checkpoint.pending is None:
-            top, end, below = await self._zone_end(mark)
-            for event in self._read(top, end, mark, size):
+        bound = None if checkpoint.pending is None else -(-checkpoint.pending // size)
+        seen: list[EventPage] = []
+        top, end, below = await self._zone_end(mark, max(2, bound or 0), seen)
+        for page in seen:  # read on the way up: what they hold is due now
+            for event in self._due(e for e in page.items if not _beyond(e, mark)):
                 yield event
-            if below is not None:  # page top - 1, read after page top: the walk's next step
-                top -= 1
-                for event in self._read(top, below, mark, size):
-                    yield event
+        for event in self._read(top, end, mark, size):
+            yield event
+        if below is not None:  # page top - 1, read after page top: the walk's next step
             top -= 1
-        else:
-            top = -(-checkpoint.pending // size)
-            if first.total_pages is not None:
-                top = min(top, first.total_pages)
-        for number in range(top, 0, -1):
+            for event in self._read(top, below, mark, size):
+                yield event
+        for number in range(top - 1 if bound is None else min(top - 1, bound), 0, -1):
             page = await self._fetch(self._query(number))
             for event in self._read(number, page, mark, size):
                 yield event
-        if end is None:
-            _, end, _ = await self._zone_end(mark)
         for event in self._due(end.items):
             yield event
         if not any(_beyond(event, mark) for event in end.items):
             self._done = True  # the listing ended inside the zone
 
-    async def _zone_end(self, mark: datetime) -> tuple[int, EventPage, EventPage | None]:
-        """The page holding the end of the zone of ``mark`` (page 1 is wholly in it), and
-        the page before it when that was read after it: pages 2 and 3, then doubling the
-        page number, then bisecting. Pages may change between requests; the zone only
-        shrinks, so a page seen past its end stays past it."""
+    async def _zone_end(
+        self, mark: datetime, number: int, seen: list[EventPage]
+    ) -> tuple[int, EventPage, EventPage | None]:
+        """The page holding the end of the zone of ``mark``, and the page before it when
+        that was read after it; the pages read wholly in the zone go to ``seen``. Page 1
+        is taken to be wholly in the zone; the search starts at page ``number`` (see
+        :func:`_next_probe`). Pages may change between
+        requests; the zone only shrinks, so a page seen past its end stays past it."""
         low, low_page = 1, None  # a page seen wholly in the zone (its content: after `high`)
         high: tuple[int, EventPage] | None = None  # a page seen past the zone
         total: int | None = None
         while True:
-            if high is not None and high[0] == low + 1:
-                if low_page is not None:
-                    return high[0], high[1], low_page  # the zone ends where `high` begins
-                number = low  # look at `low` again, after `high`
-            elif high is not None:
-                number = (low + high[0]) // 2
-            else:  # one page at a time for a small tie, then doubling
-                number = low + 1 if low < 3 else low * 2
-                number = number if total is None else max(low + 1, min(number, total))
             if number > _MAX_PAGE:
                 raise PagingError(
-                    f"page {number} of events stamped {wire_instant(mark)} is still full of them: "
-                    "the server does not advance through the listing, so the sync stops here"
+                    f"page {number} of events stamped {wire_instant(mark)} is still full of "
+                    "them: the server does not advance through the listing, so the sync stops"
                 )
             page = await self._fetch(self._query(number))
             total = page.total_pages if page.total_pages is not None else total
@@ -285,9 +288,13 @@ class EventSync:
             if kind == _END:
                 return number, page, None
             if kind == _ZONE:
+                seen.append(page)
                 low, low_page = number, page if high is not None else None
             else:
                 high, low_page, low = (number, page), None, min(low, number - 1)
+            if high is not None and high[0] == low + 1 and low_page is not None:
+                return high[0], high[1], low_page  # the zone ends where `high` begins
+            number = _next_probe(low, None if high is None else high[0], total)
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._events()
