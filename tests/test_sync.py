@@ -232,3 +232,32 @@ async def test_bad_sync_arguments_are_refused_before_any_request(
     assert [] == sync_fake.requests
     assert client.events.sync(until=datetime(2030, 1, 1, tzinfo=UTC)).until.year == 2030
     assert timedelta(0) < datetime(2034, 1, 1, tzinfo=UTC) - client.events.sync().until
+
+
+@pytest.mark.parametrize("clock", [None, ManualClock()], ids=["wall-clock", "manual-clock"])
+async def test_the_fakes_events_are_never_stamped_in_its_future(clock: ManualClock | None):
+    """The demo's 3,000 generated events lie at or before the fake's clock, so a sync
+    delivers every event a listing shows (it used to miss the ~90 "from the future")."""
+    options = {} if clock is None else {"clock": clock}
+    fake = FakePlanner(events=3000, seed=7, rate_limits=[], auth_rate_limits=[], **options)
+    now = datetime.fromtimestamp(fake.clock(), UTC)
+    assert all(
+        stamp(e["updatedAt"]) <= now and e["createdAt"] <= e["updatedAt"] for e in fake.events
+    )
+    async with (
+        httpx.AsyncClient(transport=fake.transport()) as http,
+        PlannerClient(
+            "demo",
+            "demo-key",
+            base_url=fake.base_url,
+            http_client=http,
+            retry=NO_WAIT,
+            rate_limits=[],
+            auth_rate_limits=[],
+            **options,
+        ) as planner,
+    ):
+        listed = [event.id async for event in planner.events.list()]
+        synced = [event.id async for event in planner.events.sync()]
+    assert 3000 - len(fake.restricted_ids) == len(listed)
+    assert sorted(listed) == sorted(synced)
