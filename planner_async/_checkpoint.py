@@ -40,7 +40,7 @@ def _id_set(ids: Iterable[int]) -> frozenset[int]:
 
 
 def _places(value: int | None) -> int | None:
-    return None if value is None else check_int("pending", value, low=0)
+    return None if value is None else check_int("a number of places", value, low=0)
 
 
 def wire_instant(moment: datetime) -> str:
@@ -66,8 +66,10 @@ class SyncCheckpoint:
     """Where a sync got to: every change up to ``updated_at`` was delivered, and of the
     events stamped exactly ``updated_at``, those in ``ids``.
 
-    ``pending`` (None outside a large tie) says that the events stamped ``updated_at``
-    not yet delivered are all among the first ``pending`` places of the listing.
+    Inside a large tie (None elsewhere): ``pending`` says that the events stamped
+    ``updated_at`` not yet delivered are all among the first ``pending`` places of the
+    listing, and ``zone`` that the events stamped at or before ``updated_at`` fill at
+    most its first ``zone`` places (both only ever shrink).
     Store it (``to_json()``/``to_dict()``) after handling each event and pass it back
     to :meth:`Events.sync` to resume.
 
@@ -79,17 +81,19 @@ class SyncCheckpoint:
     updated_at: datetime = attrs.field(converter=to_utc)
     ids: frozenset[int] = attrs.field(converter=_id_set)
     pending: int | None = attrs.field(default=None, converter=_places)
+    zone: int | None = attrs.field(default=None, converter=_places)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping: ``{"format": 1, "updatedAt": "...Z", "ids": [...]}``, plus
-        ``"pending"`` inside a large tie."""
+        ``"pending"`` and ``"zone"`` inside a large tie."""
         out = {
             "format": _FORMAT,
             "updatedAt": wire_instant(self.updated_at),
             "ids": sorted(self.ids),
         }
-        if self.pending is not None:
-            out["pending"] = self.pending
+        for name, places in (("pending", self.pending), ("zone", self.zone)):
+            if places is not None:
+                out[name] = places
         return out
 
     @classmethod
@@ -97,13 +101,14 @@ class SyncCheckpoint:
         """Read what :meth:`to_dict` wrote; ValueError on anything else."""
         if not isinstance(data, Mapping) or data.get("format") != _FORMAT:
             raise ValueError("not a SyncCheckpoint mapping (format 1)")
-        stamp, ids, pending = data.get("updatedAt"), data.get("ids"), data.get("pending")
+        stamp, ids = data.get("updatedAt"), data.get("ids")
         if not isinstance(stamp, str) or not isinstance(ids, list):
             raise ValueError("a SyncCheckpoint needs updatedAt (str) and ids (list)")
         if not all(type(i) is int and i > 0 for i in ids):
             raise ValueError("SyncCheckpoint ids must be positive ints")
-        if pending is not None and not (type(pending) is int and pending >= 0):
-            raise ValueError("SyncCheckpoint pending must be an int >= 0")
+        pending, zone = data.get("pending"), data.get("zone")
+        if not all(p is None or (type(p) is int and p >= 0) for p in (pending, zone)):
+            raise ValueError("SyncCheckpoint pending and zone must be ints >= 0")
         try:
             moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
         except ValueError:
@@ -113,7 +118,7 @@ class SyncCheckpoint:
         if moment.tzinfo is None:
             raise ValueError("SyncCheckpoint updatedAt must carry a timezone")
         try:
-            return cls(moment, frozenset(ids), pending)
+            return cls(moment, frozenset(ids), pending, zone)
         except ValueError as exc:
             raise ValueError(f"SyncCheckpoint updatedAt: {exc}") from None
 
@@ -137,5 +142,5 @@ class SyncCheckpoint:
     def after(self, event_id: int, stamp: datetime) -> SyncCheckpoint:
         """The checkpoint once ``(event_id, stamp)`` (not behind this one) is delivered."""
         if stamp == self.updated_at:
-            return SyncCheckpoint(stamp, self.ids | {event_id}, self.pending)
+            return attrs.evolve(self, ids=self.ids | {event_id})
         return SyncCheckpoint(stamp, frozenset({event_id}))

@@ -23,9 +23,11 @@ and goes in two modes:
   the events after the zone on that page take the walk back to mark mode. Only a stable
   order within one instant is needed, not a particular tie-breaker.
 
-The checkpoint records the mark, the ids delivered at it and, in tie mode, ``pending``:
-every event at the mark not yet delivered sits among the first ``pending`` places of the
-listing (places only move down), so a resumed run walks down from the page holding place
+The checkpoint records the mark, the ids delivered at it and, in tie mode, ``pending``
+(every event at the mark not yet delivered sits among the first ``pending`` places of the
+listing) and ``zone`` (the zone fills at most its first ``zone`` places). Places only move
+down, so both stay true; a resumed run looks for the zone's end at the page after place
+``zone`` (one request when nothing changed) and walks down from the page holding place
 ``pending - 1``.
 
 Cost: about one request per page of changes; a tie of ``n`` pages takes about
@@ -38,6 +40,7 @@ not events.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -101,6 +104,10 @@ def _classify(page: EventPage, number: int, mark: datetime, asked: int) -> str:
     if any(_beyond(event, mark) for event in items) or _more(page, number, asked) is not True:
         return _END
     return _ZONE
+
+
+class _Resized(Exception):
+    """A resumed walk met pages of another size than asked for: its places do not map."""
 
 
 def _next_probe(low: int, high: int | None, total: int | None) -> int:
@@ -205,6 +212,14 @@ class EventSync:
 
     async def _events(self) -> AsyncIterator[Event]:
         self._done = False
+        checkpoint = self._checkpoint
+        if checkpoint is not None and checkpoint.zone is not None:
+            # Resuming inside a large tie whose end is known: straight back to the walk.
+            try:
+                async for event in self._tie(checkpoint.updated_at, None):
+                    yield event
+            except _Resized:
+                pass  # the server's pages are not the size asked for: find the tie again
         while not self._done:
             before = self._checkpoint
             page = await self._fetch(self._query(1))
@@ -224,12 +239,17 @@ class EventSync:
             if not delivered:
                 return  # a short page without totals brought nothing new: the end
 
-    def _pend(self, places: int) -> None:
-        """Record that every event still due at the mark sits among the first ``places``."""
+    def _pend(self, places: int, *, zone: int | None = None) -> None:
+        """Record that every event still due at the mark sits among the first ``places``
+        (and that the zone fills at most the first ``zone``)."""
         checkpoint = self._checkpoint
         assert checkpoint is not None
-        if checkpoint.pending is None or places < checkpoint.pending:
-            self._checkpoint = attrs.evolve(checkpoint, pending=places)
+        pending, known = checkpoint.pending, checkpoint.zone
+        self._checkpoint = attrs.evolve(
+            checkpoint,
+            pending=places if pending is None else min(pending, places),
+            zone=known if zone is None else zone if known is None else min(known, zone),
+        )
 
     def _read(self, number: int, page: EventPage, mark: datetime, size: int) -> Iterator[Event]:
         """Deliver the zone's events on page ``number`` of the backward walk; once they are
@@ -237,16 +257,27 @@ class EventSync:
         yield from self._due(e for e in page.items if not _beyond(e, mark))
         self._pend((number - 1) * size)
 
-    async def _tie(self, mark: datetime, first: EventPage) -> AsyncIterator[Event]:
+    async def _tie(self, mark: datetime, first: EventPage | None) -> AsyncIterator[Event]:
         """Find the zone's last page, walk the zone of ``mark`` backwards from it, then
         deliver what follows the zone on that page (see the module docstring). ``first``
-        is page 1, full; a resumed walk starts at the page its ``pending`` names."""
+        is page 1, full (None when resuming: pages then must be the size asked for); a
+        resumed walk starts at the page its ``pending`` names."""
         checkpoint = self._checkpoint
         assert checkpoint is not None
-        size = len(first.items)
+        size = self._size if first is None else len(first.items)
         bound = None if checkpoint.pending is None else -(-checkpoint.pending // size)
+        if first is not None and bound is not None and bound <= 1:  # page 1, read now
+            for event in self._read(1, first, mark, size):
+                yield event
+            bound = 0
+        # Where the zone ended last time, if known: it only shrinks, so its end is on
+        # that page (one request when nothing changed) or before.
+        low = 1 if checkpoint.zone is None else checkpoint.zone // size
         seen: list[EventPage] = []
-        top, end, below = await self._zone_end(mark, max(2, bound or 0), seen)
+        top, end, below = await self._zone_end(mark, low, seen, None if first else size)
+        ahead = sum(1 for _ in itertools.takewhile(lambda e: not _beyond(e, mark), end.items))
+        zone = (top - 1) * size + ahead  # the zone's size when `end` was read
+        self._pend(zone, zone=zone)
         for page in seen:  # read on the way up: what they hold is due now
             for event in self._due(e for e in page.items if not _beyond(e, mark)):
                 yield event
@@ -266,16 +297,18 @@ class EventSync:
             self._done = True  # the listing ended inside the zone
 
     async def _zone_end(
-        self, mark: datetime, number: int, seen: list[EventPage]
+        self, mark: datetime, low: int, seen: list[EventPage], size: int | None
     ) -> tuple[int, EventPage, EventPage | None]:
         """The page holding the end of the zone of ``mark``, and the page before it when
-        that was read after it; the pages read wholly in the zone go to ``seen``. Page 1
-        is taken to be wholly in the zone; the search starts at page ``number`` (see
-        :func:`_next_probe`). Pages may change between
-        requests; the zone only shrinks, so a page seen past its end stays past it."""
-        low, low_page = 1, None  # a page seen wholly in the zone (its content: after `high`)
+        that was read after it; the pages read wholly in the zone go to ``seen``. Pages
+        up to ``low`` are taken to be wholly in the zone (a guess: only a page read is
+        trusted); the search starts after it (see :func:`_next_probe`). Pages may change
+        between requests; the zone only shrinks, so a page seen past its end stays past it.
+        With ``size``, the first page must say it holds that many (:class:`_Resized`)."""
+        low_page = None  # the content of page `low` when it was read after `high`
         high: tuple[int, EventPage] | None = None  # a page seen past the zone
         total: int | None = None
+        number = low + 1
         while True:
             if number > _MAX_PAGE:
                 raise PagingError(
@@ -283,6 +316,9 @@ class EventSync:
                     "them: the server does not advance through the listing, so the sync stops"
                 )
             page = await self._fetch(self._query(number))
+            if size is not None and page.page_size != size:
+                raise _Resized
+            size = None
             total = page.total_pages if page.total_pages is not None else total
             kind = _classify(page, number, mark, self._size)
             if kind == _END:
