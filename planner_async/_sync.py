@@ -71,6 +71,13 @@ def _beyond(event: Event, mark: datetime) -> bool:
     return stamp is not None and stamp > mark
 
 
+def _older(page: EventPage, mark: datetime) -> bool:
+    """Whether every stamped event on ``page`` is older than ``mark`` (a server that
+    filters ``updatedSince`` coarsely, or not at all): the pages before it are older still."""
+    stamps = [stamp for stamp in map(stamp_of, page.items) if stamp is not None]
+    return bool(stamps) and all(stamp < mark for stamp in stamps)
+
+
 def _more(page: EventPage, number: int, asked: int) -> bool | None:
     """Whether the listing goes on after ``page`` (page ``number``), by the answered
     ``totalPages``, else ``pageSize``; None when the answer does not say (a page shorter
@@ -291,6 +298,9 @@ class EventSync:
             page = await self._fetch(self._query(number))
             for event in self._read(number, page, mark, size):
                 yield event
+            if _older(page, mark):  # the pages before hold older events still: all delivered
+                self._pend(0)
+                break
         for event in self._due(end.items):
             yield event
         if not any(_beyond(event, mark) for event in end.items):

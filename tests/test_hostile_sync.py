@@ -358,3 +358,43 @@ async def test_15_a_look_ahead_failure_past_the_end_fails_nothing_before_it(conn
     client = connect(ShrinkingListing(fake))
     ids = [event.id async for event in client.events.list(page_size=20, prefetch=prefetch)]
     assert list(range(1, 81)) == ids
+
+
+# -- tolerance: a server that ignores updatedSince ---------------------------------------------
+
+
+class IgnoresUpdatedSince(httpx.AsyncBaseTransport):
+    """The fake behind a server that drops the ``updatedSince`` filter ([assumed] in the
+    contract): every listing starts from the oldest change."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/events"):
+            return await self.inner.handle_async_request(request)
+        params = [(k, v) for k, v in request.url.params.multi_items() if k != "updatedSince"]
+        url = request.url.copy_with(params=params)
+        return await self.inner.handle_async_request(
+            httpx.Request(request.method, url, headers=request.headers)
+        )
+
+
+async def test_a_server_ignoring_updated_since_still_syncs_each_event_once(connect):
+    """Without the filter every event still comes once, for about ten requests per page of
+    20 (the end of the past is searched by doubling, and the walk back stops at the first
+    page older than the mark), not a re-read of the whole past per page."""
+    fake = make_fake(
+        [
+            {
+                "id": i,
+                "title": f"e{i}",
+                "updatedAt": f"2030-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
+            }
+            for i in range(1, 401)
+        ]
+    )
+    client = connect(IgnoresUpdatedSince(fake.transport()))
+    ids = [event.id async for event in client.events.sync(page_size=20, until=FAR)]
+    assert list(range(1, 401)) == ids
+    assert list_requests(fake) <= 10 * 20

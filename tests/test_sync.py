@@ -186,7 +186,7 @@ async def test_a_cancelled_sync_resumes_from_its_last_checkpoint(
     assert sorted(sync_fake.visible_ids()) == sorted(got + rest)
 
 
-async def test_more_ties_than_a_page_are_walked_by_offset(
+async def test_more_ties_than_a_page_come_once_each(
     client: PlannerClient, sync_fake: FakePlanner, sync_clock: ManualClock
 ):
     """Thirty events stamped the same instant, paged ten at a time, all come once."""
@@ -205,6 +205,10 @@ def test_checkpoint_round_trips_and_refuses_garbage():
     assert {"format": 1, "updatedAt": "2026-11-20T16:45:12.001000Z", "ids": [3, 7]} == (
         cp.to_dict()
     )
+    inside = SyncCheckpoint(cp.updated_at, {7}, pending=20, zone=25)
+    assert inside == SyncCheckpoint.from_json(inside.to_json())
+    assert (20, 25) == (inside.to_dict()["pending"], inside.to_dict()["zone"])
+    assert (None, None) == (cp.pending, cp.zone)
     for bad in (
         "",
         "[]",
@@ -212,6 +216,8 @@ def test_checkpoint_round_trips_and_refuses_garbage():
         '{"format": 1, "updatedAt": 3, "ids": []}',
         '{"format": 1, "updatedAt": "2026-01-01T00:00:00", "ids": []}',
         '{"format": 1, "updatedAt": "2026-01-01T00:00:00Z", "ids": [0]}',
+        '{"format": 1, "updatedAt": "2026-01-01T00:00:00Z", "ids": [], "zone": "3"}',
+        '{"format": 1, "updatedAt": "2026-01-01T00:00:00Z", "ids": [], "pending": true}',
     ):
         with pytest.raises(ValueError, match="SyncCheckpoint"):
             SyncCheckpoint.from_json(bad)
