@@ -19,23 +19,27 @@ and goes in two modes:
   down to page 1: an event that moves down lands on a page still to come, and one that
   moves onto a page already read was read there already (a repeat, which the checkpoint
   filters out). A forward offset walk would skip the event that moves back across a page
-  boundary. The zone's last page is found by doubling the page number, then bisecting;
-  the events after the zone on that page take the walk back to mark mode. Only a stable
-  order within one instant is needed, not a particular tie-breaker.
+  boundary. The zone's last page is found by reading pages 2, 3, 4, then doubling the page
+  number, then bisecting (what those pages hold is delivered at once); the events after
+  the zone on that page take the walk back to mark mode. Only a stable order within one
+  instant is needed, not a particular tie-breaker. The walk back stops early at a page
+  whose events are all older than the mark (a server that filters ``updatedSince``
+  coarsely or not at all), since the pages before it are older still.
 
 The checkpoint records the mark, the ids delivered at it and, in tie mode, ``pending``
 (every event at the mark not yet delivered sits among the first ``pending`` places of the
 listing) and ``zone`` (the zone fills at most its first ``zone`` places). Places only move
-down, so both stay true; a resumed run looks for the zone's end at the page after place
-``zone`` (one request when nothing changed) and walks down from the page holding place
-``pending - 1``.
+down, so both stay true, across runs too; a run resumed inside a tie goes straight to the
+page after place ``zone`` (one request finds the zone's end when nothing changed) and
+walks down from the page holding place ``pending - 1``.
 
-Cost: about one request per page of changes; a tie of ``n`` pages takes about
-``n + 2 log2(n)`` requests (1,000 events at one instant with pages of 10: about 110); one
-more when a server gives neither ``totalPages`` nor ``pageSize`` (the end is confirmed by
-a page that brings nothing new). The answered ``totalPages``/``pageSize`` decide where a
-listing ends, so a server that caps ``pageSize`` below the one asked for costs requests,
-not events.
+Cost: about one request per page of changes plus the events at the mark repeated at the
+top of each page (noticeable only with small pages); a tie of ``n`` pages about
+``n + 2 log2(n)`` (1,000 events at one instant with pages of 10: 108 requests, where an
+offset walk restarted from page 1 took 5,151); one more when a server gives neither
+``totalPages`` nor ``pageSize`` (the end is confirmed by a page that brings nothing new).
+The answered ``totalPages``/``pageSize`` decide where a listing ends, so a server that caps
+``pageSize`` below the one asked for costs requests, not events.
 """
 
 from __future__ import annotations

@@ -298,23 +298,18 @@ def _organiser(rng: random.Random, organisers: tuple[str, ...]) -> Any:
 _PAST_SPREAD = 30 * 86_400  # seconds over which versions from the future are spread back
 
 
-def _not_after(
-    now: float | None, event_id: int, created: datetime, updated: datetime
-) -> tuple[datetime, datetime]:
-    """``(created, updated)`` with neither after ``now``: a version stamped later moves
-    back to between one minute and 30 days before ``now`` (spread by id, with no draw from
-    the seeded generator, so every other field stays as seeded)."""
-    if now is None:
-        return created, updated
-    latest = datetime.fromtimestamp(now, UTC)
-    if updated > latest:
-        updated = latest - timedelta(seconds=60 + (event_id * 7919) % _PAST_SPREAD)
-    return min(created, updated), updated
+def _not_after(event: dict[str, Any], now: float | None) -> dict[str, Any]:
+    """``event`` with neither ``createdAt`` nor ``updatedAt`` after ``now``: a version
+    stamped later moves back to between one minute and 30 days before ``now`` (spread by
+    id, with no draw from the seeded generator, so every other field stays as seeded)."""
+    if now is None or parse_instant(event["updatedAt"]) <= now:
+        return event
+    back = 60 + (event["id"] * 7919) % _PAST_SPREAD
+    updated = _iso_z(datetime.fromtimestamp(now - back, UTC))
+    return {**event, "updatedAt": updated, "createdAt": min(event["createdAt"], updated)}
 
 
-def _event(
-    rng: random.Random, event_id: int, start: date, days: int, now: float | None
-) -> dict[str, Any]:
+def _event(rng: random.Random, event_id: int, start: date, days: int) -> dict[str, Any]:
     category = rng.choice(sorted(_CATEGORIES))
     titles, organisers = _CATEGORIES[category]
     venue = rng.choice(_VENUES[category])
@@ -326,7 +321,6 @@ def _event(
     all_day, start_text, end_text, begins = _schedule(rng, day, offset, country)
     created = begins - timedelta(days=rng.randrange(1, 120), seconds=rng.randrange(86_400))
     updated = created + timedelta(seconds=rng.randrange(0, 60 * 86_400))
-    created, updated = _not_after(now, event_id, created, updated)
     tags = sorted(
         {topic.replace(" ", "-"), category.lower(), (city or "online").lower().replace(" ", "-")}
     )
@@ -387,4 +381,4 @@ def generate_events(
         raise ValueError("count must be >= 0 and days >= 1")
     rng = random.Random(seed)
     ids = sorted(rng.sample(range(100_000, 100_000 + max(count, 1) * 10), count))
-    return [_event(rng, event_id, start, days, now) for event_id in ids]
+    return [_not_after(_event(rng, event_id, start, days), now) for event_id in ids]
