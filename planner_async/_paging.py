@@ -182,7 +182,7 @@ class Rounds:
             await batch.run(range(number, last + 1))
             for at in range(number, last + 1):
                 page = batch.pages.pop(at, None)
-                if page is None:  # this page failed (or a page before it): raise that
+                if page is None:  # the lowest page that failed (none before it did)
                     assert batch.failure is not None
                     raise batch.failure[1]
                 previous = check_advances(page, at, previous)
