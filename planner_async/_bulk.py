@@ -12,7 +12,9 @@ from typing import Final
 
 import anyio
 import attrs
+import httpx
 
+from ._checks import check_int
 from ._exceptions import (
     APIResponseValidationError,
     BadRequestError,
@@ -34,7 +36,8 @@ PER_ID_ERRORS: Final = (
     BadRequestError,
     APIResponseValidationError,
 )
-"""Failures that belong to one id: reported in its :class:`GetResult`, not raised."""
+"""Failures that may belong to one id (see :func:`owns`): reported in its
+:class:`GetResult` when the id's own request earned them, raised otherwise."""
 
 
 @attrs.frozen
@@ -65,11 +68,34 @@ def check_ids(ids: object) -> tuple[int, ...]:
 
 def check_concurrency(concurrency: object) -> int:
     """``concurrency`` must be an int from 1 to :data:`MAX_CONCURRENCY`."""
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
-        raise TypeError(f"concurrency must be an int, got {type(concurrency).__name__}")
-    if not 1 <= concurrency <= MAX_CONCURRENCY:
-        raise ValueError(f"concurrency must be between 1 and {MAX_CONCURRENCY}, got {concurrency}")
-    return concurrency
+    return check_int("concurrency", concurrency, low=1, high=MAX_CONCURRENCY)
+
+
+def _request_of(error: PlannerError) -> httpx.Request | None:
+    """The request whose answer ``error`` reports, when it carries one."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, httpx.Response):
+        return None
+    try:
+        return response.request
+    except RuntimeError:  # a response built without its request
+        return None
+
+
+def owns(error: PlannerError, event_id: int) -> bool:
+    """Whether ``error`` belongs to ``event_id`` alone: the answer to its own request.
+
+    A login's or a renewal's failure (a 403 or an HTML page from ``/auth``, a token that
+    cannot be sent) happens before the id's request and hits every id: it is not the
+    id's. An answer without its request is the id's only when it is the event's own JSON
+    failing the model (chained from the structuring error).
+    """
+    if not isinstance(error, PER_ID_ERRORS):
+        return False
+    request = _request_of(error)
+    if request is not None:
+        return request.url.path.rstrip("/").endswith(f"/events/{event_id}")
+    return isinstance(error, APIResponseValidationError) and error.__cause__ is not None
 
 
 class _Batch:
@@ -92,10 +118,11 @@ class _Batch:
     async def _one(self, event_id: int, scope: anyio.CancelScope) -> None:
         try:
             event = await self.get(event_id)
-        except PER_ID_ERRORS as exc:
-            self.results[event_id] = GetResult(event_id, None, exc)
         except Exception as exc:
-            if self.failure is None:
+            if isinstance(exc, PlannerError) and owns(exc, event_id):
+                self.results[event_id] = GetResult(event_id, None, exc)
+                return
+            if self.failure is None:  # the login's or the account's: raised once
                 self.failure = exc
             scope.cancel()
         else:

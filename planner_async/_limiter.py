@@ -246,11 +246,11 @@ class QuotaLimiter:
         return self._last
 
     def _with_lanes(self, status: RateLimitStatus) -> RateLimitStatus:
-        """``status`` with this limiter's queue per lane (and the store's reserve, if told)."""
-        reserved = {lane.name: lane.reserved for lane in status.lanes}
-        lanes = tuple(
-            LaneStatus(name, len(queue), reserved.get(name, 0))
-            for name, queue in self._queues.items()
+        """``status`` with this limiter's queue per lane and the reserve kept (in memory)."""
+        queues = self._queues
+        lanes = (
+            LaneStatus("interactive", len(queues["interactive"]), self._backend.reserved()),
+            LaneStatus("batch", len(queues["batch"])),
         )
         return attrs.evolve(status, lanes=lanes)
 

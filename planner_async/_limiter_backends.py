@@ -71,6 +71,9 @@ class Backend(Protocol):
     async def observe(self, headers: RateHeaders, since: float | None) -> None:
         """Adopt the server's rate headers for a request sent at ``since``."""
 
+    def reserved(self) -> int:
+        """The slots batch leaves to interactive traffic now (0 when the store does not say)."""
+
 
 class MemoryBackend:
     """Slots counted in this process, without awaiting (see the module docstring)."""
@@ -119,6 +122,14 @@ class MemoryBackend:
                 reset=headers.reset,
                 since=since,
             )
+
+    def reserved(self) -> int:
+        try:
+            now = self.clock()
+        except RuntimeError:  # no event loop: as of the last use
+            now = -_INF
+        with self.lock:
+            return self.core.reserved_now(now)
 
     def status(self, waiting: int) -> RateLimitStatus | None:
         try:
@@ -182,6 +193,9 @@ class StoreBackend:
 
     def status(self, waiting: int) -> RateLimitStatus | None:
         return None
+
+    def reserved(self) -> int:
+        return 0
 
     async def observe(self, headers: RateHeaders, since: float | None) -> None:
         await self.store.observe(headers)  # the store keeps its own (server) time

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import anyio
 
+from ._checks import check_int
 from ._exceptions import APIResponseValidationError
 from ._models import Event, EventPage
 
@@ -64,11 +65,7 @@ class PagingError(APIResponseValidationError):
 
 def check_prefetch(prefetch: object) -> int:
     """``prefetch`` must be an int from 0 (sequential) to :data:`MAX_PREFETCH`."""
-    if isinstance(prefetch, bool) or not isinstance(prefetch, int):
-        raise TypeError(f"prefetch must be an int, got {type(prefetch).__name__}")
-    if not 0 <= prefetch <= MAX_PREFETCH:
-        raise ValueError(f"prefetch must be between 0 and {MAX_PREFETCH}, got {prefetch}")
-    return prefetch
+    return check_int("prefetch", prefetch, low=0, high=MAX_PREFETCH)
 
 
 def next_page_number(page: EventPage, requested_page: int, page_size: int) -> int | None:
@@ -112,15 +109,21 @@ def check_advances(page: EventPage, number: int, previous: tuple[int, ...]) -> t
 
 
 class _Round:
-    """The pages of one look-ahead round, fetched concurrently; the first failure wins."""
+    """The pages of one look-ahead round, fetched concurrently.
 
-    __slots__ = ("failure", "fetch", "pages", "params")
+    A page that fails cancels only the pages after it: the pages before it are still
+    wanted (the listing may end before the failed page, which is then never reached).
+    The failure of the lowest failed page is kept.
+    """
+
+    __slots__ = ("failure", "fetch", "pages", "params", "scopes")
 
     def __init__(self, fetch: FetchPage, params: Mapping[str, Any]) -> None:
         self.fetch = fetch
         self.params = params
         self.pages: dict[int, EventPage] = {}
         self.failure: tuple[int, Exception] | None = None
+        self.scopes: dict[int, anyio.CancelScope] = {}
 
     async def run(self, numbers: range) -> None:
         if len(numbers) == 1:  # no task needed for a single page
@@ -128,17 +131,22 @@ class _Round:
             return
         async with anyio.create_task_group() as group:
             for number in numbers:
-                group.start_soon(self._one, number, group.cancel_scope)
-        if self.failure is not None and not self.pages:
-            raise self.failure[1]
+                self.scopes[number] = anyio.CancelScope()
+                group.start_soon(self._one, number)
 
-    async def _one(self, number: int, scope: anyio.CancelScope) -> None:
-        try:
-            self.pages[number] = await self.fetch({**self.params, "page": number})
-        except Exception as exc:  # one page failed for good: the rest of the round is moot
-            if self.failure is None or number < self.failure[0]:
-                self.failure = (number, exc)
-            scope.cancel()
+    async def _one(self, number: int) -> None:
+        with self.scopes[number]:
+            try:
+                self.pages[number] = await self.fetch({**self.params, "page": number})
+            except Exception as exc:  # this page failed for good: the later ones are moot
+                self._failed(number, exc)
+
+    def _failed(self, number: int, exc: Exception) -> None:
+        if self.failure is None or number < self.failure[0]:
+            self.failure = (number, exc)
+        for later, scope in self.scopes.items():
+            if later > number:
+                scope.cancel()
 
 
 async def dedupe(pages: AsyncIterator[EventPage]) -> AsyncIterator[Event]:
@@ -174,7 +182,7 @@ class Rounds:
             await batch.run(range(number, last + 1))
             for at in range(number, last + 1):
                 page = batch.pages.pop(at, None)
-                if page is None:  # a page of this round failed: raise the first failure
+                if page is None:  # the lowest page that failed (none before it did)
                     assert batch.failure is not None
                     raise batch.failure[1]
                 previous = check_advances(page, at, previous)

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any, Final, Literal, get_args
 
+from ._checks import check_int
+
 __all__ = ["MAX_PAGE_SIZE", "SORTS", "Sort", "check_event_id", "list_params"]
 
 Sort = Literal["startDate", "-startDate", "updatedAt", "-updatedAt"]
@@ -24,11 +26,7 @@ def _type_name(value: object) -> str:
 
 def check_event_id(event_id: object) -> int:
     """An event id must be a positive int (``bool`` is not accepted)."""
-    if isinstance(event_id, bool) or not isinstance(event_id, int):
-        raise TypeError(f"event_id must be an int, got {_type_name(event_id)}")
-    if event_id < 1:
-        raise ValueError(f"event_id must be a positive int, got {event_id}")
-    return event_id
+    return check_int("event_id", event_id, low=1)
 
 
 def _moment(name: str, value: object, *, allow_date: bool) -> str | None:
@@ -100,11 +98,7 @@ def _sort_and_size(sort: object, page_size: object) -> tuple[str, int]:
         raise TypeError(f"sort must be a str, got {_type_name(sort)}")
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {list(SORTS)}, got {sort!r}")
-    if isinstance(page_size, bool) or not isinstance(page_size, int):
-        raise TypeError(f"page_size must be an int, got {_type_name(page_size)}")
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
-    return sort, page_size
+    return sort, check_int("page_size", page_size, low=1, high=MAX_PAGE_SIZE)
 
 
 def list_params(

@@ -41,7 +41,7 @@ from collections.abc import Iterable, Sequence
 
 from ._checks import check_number, check_seconds
 from ._lanes import DEFAULT_INTERACTIVE_RESERVE, Lane, reserve_of
-from ._quota_types import LaneStatus, RateHeaders, RateLimitStatus, WindowStatus
+from ._quota_types import RateHeaders, RateLimitStatus, WindowStatus
 
 __all__ = [
     "QuotaCore",
@@ -375,14 +375,17 @@ class QuotaCore:
                     next_free_in=None if ready == _INF else (ready - now if ready > now else 0.0),
                 )
             )
-        recent = now - self._interactive_at < self._lane_memory
-        reserved = self._reserves[0] if recent and self._reserves else 0
         return RateLimitStatus(
             windows=tuple(windows),
             paused_for=self._pause_until - now if self._pause_until > now else 0.0,
             waiting=waiting,
-            lanes=(LaneStatus("interactive", 0, reserved), LaneStatus("batch", 0)),
         )
+
+    def reserved_now(self, now: float) -> int:
+        """The slots of the first window that batch leaves to interactive traffic now."""
+        now = self._clock(now)
+        recent = now - self._interactive_at < self._lane_memory
+        return self._reserves[0] if recent and self._reserves else 0
 
     def __repr__(self) -> str:
         return f"QuotaCore({list(self._limits)!r})"

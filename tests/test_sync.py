@@ -186,7 +186,7 @@ async def test_a_cancelled_sync_resumes_from_its_last_checkpoint(
     assert sorted(sync_fake.visible_ids()) == sorted(got + rest)
 
 
-async def test_more_ties_than_a_page_are_walked_by_offset(
+async def test_more_ties_than_a_page_come_once_each(
     client: PlannerClient, sync_fake: FakePlanner, sync_clock: ManualClock
 ):
     """Thirty events stamped the same instant, paged ten at a time, all come once."""
@@ -205,6 +205,10 @@ def test_checkpoint_round_trips_and_refuses_garbage():
     assert {"format": 1, "updatedAt": "2026-11-20T16:45:12.001000Z", "ids": [3, 7]} == (
         cp.to_dict()
     )
+    inside = SyncCheckpoint(cp.updated_at, {7}, pending=20, zone=25)
+    assert inside == SyncCheckpoint.from_json(inside.to_json())
+    assert (20, 25) == (inside.to_dict()["pending"], inside.to_dict()["zone"])
+    assert (None, None) == (cp.pending, cp.zone)
     for bad in (
         "",
         "[]",
@@ -212,6 +216,8 @@ def test_checkpoint_round_trips_and_refuses_garbage():
         '{"format": 1, "updatedAt": 3, "ids": []}',
         '{"format": 1, "updatedAt": "2026-01-01T00:00:00", "ids": []}',
         '{"format": 1, "updatedAt": "2026-01-01T00:00:00Z", "ids": [0]}',
+        '{"format": 1, "updatedAt": "2026-01-01T00:00:00Z", "ids": [], "zone": "3"}',
+        '{"format": 1, "updatedAt": "2026-01-01T00:00:00Z", "ids": [], "pending": true}',
     ):
         with pytest.raises(ValueError, match="SyncCheckpoint"):
             SyncCheckpoint.from_json(bad)
@@ -232,3 +238,32 @@ async def test_bad_sync_arguments_are_refused_before_any_request(
     assert [] == sync_fake.requests
     assert client.events.sync(until=datetime(2030, 1, 1, tzinfo=UTC)).until.year == 2030
     assert timedelta(0) < datetime(2034, 1, 1, tzinfo=UTC) - client.events.sync().until
+
+
+@pytest.mark.parametrize("clock", [None, ManualClock()], ids=["wall-clock", "manual-clock"])
+async def test_the_fakes_events_are_never_stamped_in_its_future(clock: ManualClock | None):
+    """The demo's 3,000 generated events lie at or before the fake's clock, so a sync
+    delivers every event a listing shows (it used to miss the ~90 "from the future")."""
+    options = {} if clock is None else {"clock": clock}
+    fake = FakePlanner(events=3000, seed=7, rate_limits=[], auth_rate_limits=[], **options)
+    now = datetime.fromtimestamp(fake.clock(), UTC)
+    assert all(
+        stamp(e["updatedAt"]) <= now and e["createdAt"] <= e["updatedAt"] for e in fake.events
+    )
+    async with (
+        httpx.AsyncClient(transport=fake.transport()) as http,
+        PlannerClient(
+            "demo",
+            "demo-key",
+            base_url=fake.base_url,
+            http_client=http,
+            retry=NO_WAIT,
+            rate_limits=[],
+            auth_rate_limits=[],
+            **options,
+        ) as planner,
+    ):
+        listed = [event.id async for event in planner.events.list()]
+        synced = [event.id async for event in planner.events.sync()]
+    assert 3000 - len(fake.restricted_ids) == len(listed)
+    assert sorted(listed) == sorted(synced)

@@ -45,6 +45,8 @@ class FakePlanner:
 
     ``events`` is a count of generated events, or the events themselves (wire-shaped
     mappings, or models with ``to_dict()`` such as :class:`planner_async.Event`).
+    Generated events are never stamped after ``clock``'s now at construction, so a sync
+    sees every one of them, like a listing.
     ``restricted_ids`` plus a seeded ``restricted_share`` of the events (about 1% by
     default; pass ``restricted_share=0`` for none) answer 403 and are left out of
     listings; :meth:`visible_ids` tells which ids an account sees.
@@ -77,7 +79,7 @@ class FakePlanner:
     ) -> None:
         self.clock = clock
         self._store = EventStore(
-            generate_events(events, seed=seed) if isinstance(events, int) else events,
+            generate_events(events, seed=seed, now=clock()) if isinstance(events, int) else events,
             clock=clock,
             seed=seed,
             restricted_ids=restricted_ids,
@@ -287,8 +289,8 @@ class FakePlanner:
         ``updatedAt`` becomes the clock's now, or 1 ms after its previous value when the
         clock has not moved past it, so every change is a new ``(id, updatedAt)``
         version. Pass ``updatedAt`` to stamp a later time of your own choosing.
-        Generated events were last updated in 2025-2027: for tests that read
-        ``updatedAt`` as "when", start the clock later (``ManualClock(2_000_000_000)``).
+        Generated events are stamped no later than the clock's now when the fake was made,
+        so a change made later is the newest version whatever the clock says.
 
         >>> fake = FakePlanner(events=[{"id": 1, "title": "a"}])
         >>> fake.update_event(1, title="b")["title"]

@@ -295,6 +295,20 @@ def _organiser(rng: random.Random, organisers: tuple[str, ...]) -> Any:
     return _maybe(rng, organiser, missing=0.1, null=0.05)
 
 
+_PAST_SPREAD = 30 * 86_400  # seconds over which versions from the future are spread back
+
+
+def _not_after(event: dict[str, Any], now: float | None) -> dict[str, Any]:
+    """``event`` with neither ``createdAt`` nor ``updatedAt`` after ``now``: a version
+    stamped later moves back to between one minute and 30 days before ``now`` (spread by
+    id, with no draw from the seeded generator, so every other field stays as seeded)."""
+    if now is None or parse_instant(event["updatedAt"]) <= now:
+        return event
+    back = 60 + (event["id"] * 7919) % _PAST_SPREAD
+    updated = _iso_z(datetime.fromtimestamp(now - back, UTC))
+    return {**event, "updatedAt": updated, "createdAt": min(event["createdAt"], updated)}
+
+
 def _event(rng: random.Random, event_id: int, start: date, days: int) -> dict[str, Any]:
     category = rng.choice(sorted(_CATEGORIES))
     titles, organisers = _CATEGORIES[category]
@@ -346,12 +360,18 @@ def _event(rng: random.Random, event_id: int, start: date, days: int) -> dict[st
 
 
 def generate_events(
-    count: int, seed: int = 0, start: date = date(2026, 1, 1), days: int = 365
+    count: int,
+    seed: int = 0,
+    start: date = date(2026, 1, 1),
+    days: int = 365,
+    *,
+    now: float | None = None,
 ) -> list[dict[str, Any]]:
     """Return ``count`` realistic wire events starting within ``days`` days of ``start``.
 
     The same arguments always give the same events. Ids are unique and ascending;
-    ``createdAt <= updatedAt`` always holds.
+    ``createdAt <= updatedAt`` always holds. With ``now`` (epoch seconds, what a fake's
+    clock says), no ``createdAt`` or ``updatedAt`` lies after it.
 
     >>> events = generate_events(3, seed=1)
     >>> len({e["id"] for e in events})
@@ -361,4 +381,4 @@ def generate_events(
         raise ValueError("count must be >= 0 and days >= 1")
     rng = random.Random(seed)
     ids = sorted(rng.sample(range(100_000, 100_000 + max(count, 1) * 10), count))
-    return [_event(rng, event_id, start, days) for event_id in ids]
+    return [_not_after(_event(rng, event_id, start, days), now) for event_id in ids]
