@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis_support import REDIS_URL, need_redis, redis_client, unique_prefix
+from redis_support import need_redis, redis_client, unique_prefix
 
 from planner_async import Event, NotFoundError
 from planner_async._cache import (
@@ -32,6 +32,8 @@ from planner_async.testing import ManualClock
 pytestmark = [pytest.mark.anyio]
 
 BOTH = pytest.mark.backends("asyncio", "trio")
+#: A URL no test connects to: the cache is built on it only to be refused or stay quiet.
+UNUSED_REDIS = "redis://127.0.0.1:1/0"
 
 
 def wire(event_id: int, title: str = "Budget") -> dict[str, Any]:
@@ -427,7 +429,7 @@ async def test_a_hanging_redis_costs_at_most_the_timeout() -> None:
 @pytest.mark.backends("trio")
 async def test_under_trio_the_redis_cache_is_a_quiet_miss(caplog: pytest.LogCaptureFixture) -> None:
     """redis-py cannot run on trio: reads miss, writes are skipped, one warning says why."""
-    cache = RedisAnswerCache(Redis.from_url(REDIS_URL), "trio")
+    cache = RedisAnswerCache(Redis.from_url(UNUSED_REDIS), "trio")
     fetcher = Fetcher()
     for _ in range(2):
         await get(cache, fetcher, 1)
@@ -448,4 +450,4 @@ async def test_under_trio_the_redis_cache_is_a_quiet_miss(caplog: pytest.LogCapt
 def test_bad_redis_cache_arguments_are_refused(kwargs: dict[str, Any], error: type) -> None:
     """An empty or brace-holding prefix, or a bad timeout or pause, is refused at once."""
     with pytest.raises(error):
-        RedisAnswerCache(Redis.from_url(REDIS_URL), **kwargs)
+        RedisAnswerCache(Redis.from_url(UNUSED_REDIS), **kwargs)
