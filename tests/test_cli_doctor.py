@@ -193,15 +193,15 @@ def test_watch_frame_fits_80_columns_and_shows_lanes_when_present():
 async def test_doctor_checks_redis_and_names_its_prefix(monkeypatch: pytest.MonkeyPatch):
     """With PLANNER_REDIS_URL and a prefix set, the redis line says it answers and names the
     prefix; every check passes."""
-    from redis_support import REDIS_URL, need_redis, unique_prefix
+    from redis_support import redis_url, unique_prefix
 
-    need_redis()
+    url = redis_url()
     prefix = unique_prefix("doctor")
-    monkeypatch.setenv("PLANNER_REDIS_URL", REDIS_URL)
+    monkeypatch.setenv("PLANNER_REDIS_URL", url)
     monkeypatch.setenv("PLANNER_REDIS_PREFIX", prefix)
     code, out, err = await run_cli_served(FakePlanner(events=5), ["doctor"], monkeypatch)
     assert 0 == code, out + err
     state, detail = checks(out)["redis"]
     assert "ok" == state
-    assert detail.startswith(f"{REDIS_URL} answers (")
+    assert detail.startswith(f"{url} answers (")
     assert detail.endswith(f"prefix {prefix}")
