@@ -7,7 +7,6 @@ turns that into a failure, and the marker is removed.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import math
@@ -35,7 +34,7 @@ from planner_async import (
     ServerError,
 )
 
-from support import NO_WAIT, event_json
+from support import NO_WAIT, event_json, jwt
 
 pytestmark = [pytest.mark.anyio, pytest.mark.backends("asyncio", "trio")]
 
@@ -49,28 +48,12 @@ def pending(fix: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, reason=f"pending core fix: {fix}")
 
 
-def b64(data: bytes) -> str:
-    """Unpadded base64url, as in a JWT."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def jwt_with_payload(payload: bytes) -> str:
-    """A JWT-shaped token whose claims segment is exactly ``payload``."""
-    header = b64(b'{"alg":"none"}')
-    return f"{header}.{b64(payload)}.sig"
-
-
-def jwt_exp(exp: object) -> str:
-    """A JWT-shaped token with the given ``exp`` claim (any JSON value, even non-standard)."""
-    return jwt_with_payload(json.dumps({"sub": "demo", "exp": exp}).encode())
-
-
 class Server:
     """A scripted API: ``/auth`` and ``/auth/renew`` work unless overridden; counts requests."""
 
     def __init__(self, events: Handler | None = None, *, token: Callable[[], str] | None = None):
         self.events = events or (lambda request: httpx.Response(200, json=event_json(1)))
-        self.token = token or (lambda: jwt_exp(time.time() + 900))
+        self.token = token or (lambda: jwt(time.time() + 900))
         self.auth: Handler | None = None
         self.renew: Handler | None = None
         self.seen: Counter[str] = Counter()
@@ -135,7 +118,7 @@ async def test_1_deeply_nested_error_body_is_a_typed_error():
 
 async def test_1_deeply_nested_jwt_payload_uses_the_default_lifetime():
     """A token whose claims nest 3,000 deep still logs in (no usable exp: default lifetime)."""
-    token = jwt_with_payload(b"[" * 3000 + b"]" * 3000)
+    token = jwt(payload=b"[" * 3000 + b"]" * 3000)
     server = Server(token=lambda: token)
     async with make_client(server) as client:
         session = await client.authenticate()
@@ -165,7 +148,7 @@ async def test_2_non_ascii_token_is_refused_at_login():
 )
 async def test_3_exp_out_of_range_falls_back_to_the_default_lifetime(exp: object):
     """An exp in milliseconds, ±1e20, inf, NaN or a huge int gives a working client."""
-    server = Server(token=lambda: jwt_exp(exp))
+    server = Server(token=lambda: jwt(exp))
     async with make_client(server) as client:
         before = time.time()
         session = await client.authenticate()
@@ -326,7 +309,7 @@ async def test_10_rate_limit_reset_is_honoured():
 
 async def test_11_token_expired_at_issue_is_not_renewed_on_every_call():
     """A token whose exp is already past when issued costs one login for five calls."""
-    server = Server(token=lambda: jwt_exp(time.time() - 100))
+    server = Server(token=lambda: jwt(time.time() - 100))
     async with make_client(server) as client:
         for _ in range(5):
             await client.events.get(1)
