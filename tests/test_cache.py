@@ -26,7 +26,6 @@ from planner_async._cache import (
 )
 from planner_async._codec import StructureError
 from planner_async._redis_cache import RedisAnswerCache, cache_namespace
-from planner_async._serialization import structure_event
 from planner_async.testing import ManualClock
 
 pytestmark = [pytest.mark.anyio]
@@ -58,7 +57,7 @@ class Fetcher:
 
 async def get(cache: AnswerCache | None, fetcher: Fetcher, event_id: int, ttl: float = 5) -> Event:
     """``cached_get`` as the client will call it."""
-    return await cached_get(cache, ttl, event_id, fetcher(event_id), structure_event)
+    return await cached_get(cache, ttl, event_id, fetcher(event_id), Event.from_dict)
 
 
 # -- MemoryAnswerCache ------------------------------------------------------------------------
@@ -215,8 +214,8 @@ async def test_without_a_cache_or_ttl_every_get_fetches() -> None:
     cache = MemoryAnswerCache()
     await get(None, fetcher, 1)
     await get(None, fetcher, 1)
-    await cached_get(cache, None, 1, fetcher(1), structure_event)
-    await cached_get(cache, None, 1, fetcher(1), structure_event)
+    await cached_get(cache, None, 1, fetcher(1), Event.from_dict)
+    await cached_get(cache, None, 1, fetcher(1), Event.from_dict)
     assert [1, 1, 1, 1] == fetcher.calls
     assert 0 == len(cache)
 
@@ -235,9 +234,9 @@ async def test_errors_are_never_cached() -> None:
         return wire(9)
 
     with pytest.raises(NotFoundError):
-        await cached_get(cache, 5, 9, fetch, structure_event)
+        await cached_get(cache, 5, 9, fetch, Event.from_dict)
     created = True
-    event = await cached_get(cache, 5, 9, fetch, structure_event)
+    event = await cached_get(cache, 5, 9, fetch, Event.from_dict)
     assert (9, 2) == (event.id, calls)
 
 

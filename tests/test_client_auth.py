@@ -7,7 +7,7 @@ import logging
 import anyio
 import pytest
 
-from planner_async import AuthenticationError, PlannerClient, Session
+from planner_async import AuthenticationError, MemoryTokenStore, PlannerClient, Session
 from planner_async.testing import FakePlanner, ManualClock
 
 from support import ClientFactory, GatedTransport
@@ -226,10 +226,11 @@ async def test_secrets_stay_out_of_reprs_errors_and_logs(
     client = make_client(api_key="wrong-key")
     with pytest.raises(AuthenticationError) as info:
         await client.authenticate()
-    good = make_client()
+    store = MemoryTokenStore()
+    good = make_client(token_store=store)
     await good.authenticate()
     await good.events.get(visible_ids(fake, 1)[0])
-    state = good._res.tokens._seen.state
+    state = (await store.load()).state
     assert state is not None
     secrets = ["wrong-key", "demo-key", state.access, str(state.refresh)]
     texts = [repr(client), repr(good), str(info.value), repr(info.value), repr(state), caplog.text]

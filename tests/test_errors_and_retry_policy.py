@@ -9,6 +9,7 @@ from planner_async import (
     APIStatusError,
     AuthenticationError,
     BadRequestError,
+    EventPage,
     NotFoundError,
     PermissionDeniedError,
     PlannerError,
@@ -21,7 +22,6 @@ from planner_async._events import next_page_number
 from planner_async._exceptions import error_from_response
 from planner_async._redact import redact
 from planner_async._retry import parse_retry_after
-from planner_async._serialization import structure_page
 
 from support import jwt
 
@@ -156,4 +156,4 @@ def test_token_expiry_prefers_the_exp_claim():
 )
 def test_next_page_number(payload, requested, expected):
     """Paging stops on the last page, an empty page, or a short page without totals."""
-    assert expected == next_page_number(structure_page(payload), requested, 2)
+    assert expected == next_page_number(EventPage.from_dict(payload), requested, 2)

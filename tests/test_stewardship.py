@@ -19,10 +19,10 @@ from planner_async import (
     ClientOptions,
     MemoryQuotaStore,
     PlannerClient,
+    QuotaCore,
     QuotaWaitError,
 )
 from planner_async._config import ClientConfig
-from planner_async._quota import QuotaCore
 from planner_async.testing import FakePlanner
 
 pytestmark = [pytest.mark.anyio]
