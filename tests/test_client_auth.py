@@ -172,19 +172,13 @@ async def cancel_the_caller_mid_flight(
     client: PlannerClient, gated: GatedTransport, event_id: int
 ) -> None:
     """Start ``events.get``, cancel it while its auth call is held, then let the call through."""
-
-    async def open_gate_soon() -> None:
-        await gated.entered.wait()
-        await anyio.sleep(0.05)  # after the getter was cancelled
-        gated.gate.set()
-
     with anyio.fail_after(5):
-        async with anyio.create_task_group() as outer:
-            outer.start_soon(open_gate_soon)  # outside the cancelled group, so it runs on
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(client.events.get, event_id)
-                await gated.entered.wait()
-                tg.cancel_scope.cancel()  # the getter gives up; the shielded flight goes on
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.events.get, event_id)
+            await gated.entered.wait()
+            tg.cancel_scope.cancel()  # the getter gives up; the shielded flight goes on
+            assert not gated.gate.is_set()  # the auth call is still held as it is cancelled
+            gated.gate.set()  # an event, not a sleep: the cancel came first, now let it through
 
 
 async def test_cancelled_login_still_finishes_for_the_others(
