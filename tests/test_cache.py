@@ -388,7 +388,7 @@ class FlakyRedis:
         """Fail, hang or answer a miss."""
         self.reads += 1
         if self.hang:
-            await asyncio.sleep(3600)
+            await asyncio.sleep(3600)  # parked: the cache's timeout cancels it (redis-py: asyncio)
         if self.down:
             raise RedisConnectionError("Error 111 connecting to secret-host:6379")
         return None
