@@ -198,13 +198,21 @@ class QuotaCore:
 
     # -- admission -------------------------------------------------------------------------
 
+    def _recent(self, now: float) -> bool:
+        """Whether interactive traffic was seen within ``lane_memory`` of ``now``.
+
+        Written as the very sum a batch waiter is woken at, so that float rounding can
+        never wake it at an instant that still counts as recent (a wait of 0 forever).
+        """
+        return now < self._interactive_at + self._lane_memory
+
     def _held_back(self, now: float, lane: Lane) -> tuple[int, ...] | None:
         """The slots ``lane`` may not take per window: the interactive reserve while
         interactive traffic was seen within ``lane_memory``, for batch; None for none."""
         if lane == "interactive":
             self._interactive_at = now
             return None
-        if now - self._interactive_at < self._lane_memory:
+        if self._recent(now):
             return self._reserves
         return None
 
@@ -263,7 +271,7 @@ class QuotaCore:
     ) -> float:
         now = self._clock(now)
         held = None
-        if lane == "batch" and now - self._interactive_at < self._lane_memory:
+        if lane == "batch" and self._recent(now):
             held = self._reserves
         ready = self._ready(now, ahead, held, finite)
         if held is not None:  # ... or when the reserve lapses, whichever is sooner
@@ -384,7 +392,7 @@ class QuotaCore:
     def reserved_now(self, now: float) -> int:
         """The slots of the first window that batch leaves to interactive traffic now."""
         now = self._clock(now)
-        recent = now - self._interactive_at < self._lane_memory
+        recent = self._recent(now)
         return self._reserves[0] if recent and self._reserves else 0
 
     def __repr__(self) -> str:

@@ -75,7 +75,7 @@ async def hold(cfg: dict[str, Any]) -> None:
     assert admission.slot is not None
     async with tokens.lease(cfg["lease"]):
         print("held", flush=True)
-        await asyncio.sleep(3600)
+        await asyncio.sleep(3600)  # parked until the test kills this process
 
 
 def main() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import io
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 
 import anyio
 import httpx
@@ -41,15 +43,37 @@ class GatedTransport(httpx.AsyncBaseTransport):
 BASE = "https://planner.test"
 
 
-def jwt(exp: float, sub: str = "demo") -> str:
-    """A JWT-shaped token whose ``exp`` claim is ``exp`` (unsigned: the client never checks)."""
-    import base64
-    import json
+_NO_EXP = object()
 
-    def part(data: dict[str, object]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
-    return f"{part({'alg': 'none'})}.{part({'sub': sub, 'exp': exp})}.sig"
+def jwt(
+    exp: object = _NO_EXP,
+    sub: str = "demo",
+    *,
+    payload: bytes | None = None,
+    header: Mapping[str, object] | None = None,
+    signature: str = "sig",
+    **claims: object,
+) -> str:
+    """The tests' one JWT builder: ``header.payload.signature``, unsigned (the client never
+    checks a signature).
+
+    The claims are ``sub``, ``exp`` (any JSON value, even a non-standard one; left out when
+    not given) and ``claims``; ``payload`` replaces the whole claims segment with raw bytes
+    (for malformed ones). The header defaults to ``{"alg": "none"}``.
+    """
+    if payload is None:
+        body: dict[str, object] = {"sub": sub, **claims}
+        if exp is not _NO_EXP:
+            body["exp"] = exp
+        payload = json.dumps(body).encode()
+    head = json.dumps({"alg": "none"} if header is None else dict(header)).encode()
+    return f"{_b64(head)}.{_b64(payload)}.{signature}"
+
+
+def _b64(data: bytes) -> str:
+    """Unpadded base64url, as in a JWT."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def mocked_api(**kwargs: object) -> tuple[respx.MockRouter, httpx.AsyncClient]:

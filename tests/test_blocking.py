@@ -202,7 +202,10 @@ def test_close_is_idempotent_and_bounded_with_a_call_waiting() -> None:
 
     waiter = threading.Thread(target=wait_for_quota)
     waiter.start()
-    time.sleep(0.2)  # real time: the waiter must be parked in the quota wait
+    deadline = time.monotonic() + 5
+    while client.rate_limit.waiting < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)  # real time: another thread, so poll until it is parked
+    assert 1 == client.rate_limit.waiting  # parked in the quota wait
     started = time.monotonic()
     client.close()
     elapsed = time.monotonic() - started

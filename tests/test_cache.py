@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis_support import need_redis, redis_client, redis_url, unique_prefix
+from redis_support import need_redis, redis_client, unique_prefix
 
 from planner_async import Event, NotFoundError
 from planner_async._cache import (
@@ -26,12 +26,13 @@ from planner_async._cache import (
 )
 from planner_async._codec import StructureError
 from planner_async._redis._cache import RedisAnswerCache, cache_namespace
-from planner_async._serialization import structure_event
 from planner_async.testing import ManualClock
 
 pytestmark = [pytest.mark.anyio]
 
 BOTH = pytest.mark.backends("asyncio", "trio")
+#: A URL no test connects to: the cache is built on it only to be refused or stay quiet.
+UNUSED_REDIS = "redis://127.0.0.1:1/0"
 
 
 def wire(event_id: int, title: str = "Budget") -> dict[str, Any]:
@@ -56,7 +57,7 @@ class Fetcher:
 
 async def get(cache: AnswerCache | None, fetcher: Fetcher, event_id: int, ttl: float = 5) -> Event:
     """``cached_get`` as the client will call it."""
-    return await cached_get(cache, ttl, event_id, fetcher(event_id), structure_event)
+    return await cached_get(cache, ttl, event_id, fetcher(event_id), Event.from_dict)
 
 
 # -- MemoryAnswerCache ------------------------------------------------------------------------
@@ -213,8 +214,8 @@ async def test_without_a_cache_or_ttl_every_get_fetches() -> None:
     cache = MemoryAnswerCache()
     await get(None, fetcher, 1)
     await get(None, fetcher, 1)
-    await cached_get(cache, None, 1, fetcher(1), structure_event)
-    await cached_get(cache, None, 1, fetcher(1), structure_event)
+    await cached_get(cache, None, 1, fetcher(1), Event.from_dict)
+    await cached_get(cache, None, 1, fetcher(1), Event.from_dict)
     assert [1, 1, 1, 1] == fetcher.calls
     assert 0 == len(cache)
 
@@ -233,9 +234,9 @@ async def test_errors_are_never_cached() -> None:
         return wire(9)
 
     with pytest.raises(NotFoundError):
-        await cached_get(cache, 5, 9, fetch, structure_event)
+        await cached_get(cache, 5, 9, fetch, Event.from_dict)
     created = True
-    event = await cached_get(cache, 5, 9, fetch, structure_event)
+    event = await cached_get(cache, 5, 9, fetch, Event.from_dict)
     assert (9, 2) == (event.id, calls)
 
 
@@ -387,7 +388,7 @@ class FlakyRedis:
         """Fail, hang or answer a miss."""
         self.reads += 1
         if self.hang:
-            await asyncio.sleep(3600)
+            await asyncio.sleep(3600)  # parked: the cache's timeout cancels it (redis-py: asyncio)
         if self.down:
             raise RedisConnectionError("Error 111 connecting to secret-host:6379")
         return None
@@ -427,7 +428,7 @@ async def test_a_hanging_redis_costs_at_most_the_timeout() -> None:
 @pytest.mark.backends("trio")
 async def test_under_trio_the_redis_cache_is_a_quiet_miss(caplog: pytest.LogCaptureFixture) -> None:
     """redis-py cannot run on trio: reads miss, writes are skipped, one warning says why."""
-    cache = RedisAnswerCache(Redis.from_url(redis_url()), "trio")
+    cache = RedisAnswerCache(Redis.from_url(UNUSED_REDIS), "trio")
     fetcher = Fetcher()
     for _ in range(2):
         await get(cache, fetcher, 1)
@@ -448,4 +449,4 @@ async def test_under_trio_the_redis_cache_is_a_quiet_miss(caplog: pytest.LogCapt
 def test_bad_redis_cache_arguments_are_refused(kwargs: dict[str, Any], error: type) -> None:
     """An empty or brace-holding prefix, or a bad timeout or pause, is refused at once."""
     with pytest.raises(error):
-        RedisAnswerCache(Redis.from_url(redis_url()), **kwargs)
+        RedisAnswerCache(Redis.from_url(UNUSED_REDIS), **kwargs)

@@ -17,8 +17,8 @@ import threading
 import anyio
 import pytest
 
+from planner_async import __version__
 from planner_async._cli import EXIT_AUTH, EXIT_RATE_LIMIT, EXIT_USAGE, build_parser, main
-from planner_async._version import __version__
 from planner_async.testing import FakePlanner
 
 

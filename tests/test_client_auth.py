@@ -7,7 +7,7 @@ import logging
 import anyio
 import pytest
 
-from planner_async import AuthenticationError, PlannerClient, Session
+from planner_async import AuthenticationError, MemoryTokenStore, PlannerClient, Session
 from planner_async.testing import FakePlanner, ManualClock
 
 from support import ClientFactory, GatedTransport
@@ -172,19 +172,13 @@ async def cancel_the_caller_mid_flight(
     client: PlannerClient, gated: GatedTransport, event_id: int
 ) -> None:
     """Start ``events.get``, cancel it while its auth call is held, then let the call through."""
-
-    async def open_gate_soon() -> None:
-        await gated.entered.wait()
-        await anyio.sleep(0.05)  # after the getter was cancelled
-        gated.gate.set()
-
     with anyio.fail_after(5):
-        async with anyio.create_task_group() as outer:
-            outer.start_soon(open_gate_soon)  # outside the cancelled group, so it runs on
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(client.events.get, event_id)
-                await gated.entered.wait()
-                tg.cancel_scope.cancel()  # the getter gives up; the shielded flight goes on
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.events.get, event_id)
+            await gated.entered.wait()
+            tg.cancel_scope.cancel()  # the getter gives up; the shielded flight goes on
+            assert not gated.gate.is_set()  # the auth call is still held as it is cancelled
+            gated.gate.set()  # an event, not a sleep: the cancel came first, now let it through
 
 
 async def test_cancelled_login_still_finishes_for_the_others(
@@ -226,10 +220,11 @@ async def test_secrets_stay_out_of_reprs_errors_and_logs(
     client = make_client(api_key="wrong-key")
     with pytest.raises(AuthenticationError) as info:
         await client.authenticate()
-    good = make_client()
+    store = MemoryTokenStore()
+    good = make_client(token_store=store)
     await good.authenticate()
     await good.events.get(visible_ids(fake, 1)[0])
-    state = good._res.tokens._seen.state
+    state = (await store.load()).state
     assert state is not None
     secrets = ["wrong-key", "demo-key", state.access, str(state.refresh)]
     texts = [repr(client), repr(good), str(info.value), repr(info.value), repr(state), caplog.text]

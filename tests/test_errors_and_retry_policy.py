@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
-
 import httpx
 import pytest
 
@@ -12,6 +9,7 @@ from planner_async import (
     APIStatusError,
     AuthenticationError,
     BadRequestError,
+    EventPage,
     NotFoundError,
     PermissionDeniedError,
     PlannerError,
@@ -24,7 +22,8 @@ from planner_async._events import next_page_number
 from planner_async._exceptions import error_from_response
 from planner_async._redact import redact
 from planner_async._retry import parse_retry_after
-from planner_async._serialization import structure_page
+
+from support import jwt
 
 
 @pytest.mark.parametrize(
@@ -137,15 +136,10 @@ def test_retry_policy_rejects_bad_settings(kwargs, words):
         RetryPolicy(**kwargs)
 
 
-def _jwt(claims: dict[str, object]) -> str:
-    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    return f"eyJhbGciOiJIUzI1NiJ9.{body}.sig"
-
-
 def test_token_expiry_prefers_the_exp_claim():
     """The JWT exp claim wins; without one, issue time plus the default lifetime."""
-    assert 5000.0 == token_expiry(_jwt({"exp": 5000}), issued_at=0.0, default_lifetime=900)
-    assert 900.0 == token_expiry(_jwt({"sub": "x"}), issued_at=0.0, default_lifetime=900)
+    assert 5000.0 == token_expiry(jwt(5000), issued_at=0.0, default_lifetime=900)
+    assert 900.0 == token_expiry(jwt(sub="x"), issued_at=0.0, default_lifetime=900)
     assert 1900.0 == token_expiry("opaque", issued_at=1000.0, default_lifetime=900)
     assert 1900.0 == token_expiry("a.!!!.c", issued_at=1000.0, default_lifetime=900)
 
@@ -162,4 +156,4 @@ def test_token_expiry_prefers_the_exp_claim():
 )
 def test_next_page_number(payload, requested, expected):
     """Paging stops on the last page, an empty page, or a short page without totals."""
-    assert expected == next_page_number(structure_page(payload), requested, 2)
+    assert expected == next_page_number(EventPage.from_dict(payload), requested, 2)

@@ -208,16 +208,27 @@ def test_from_env(monkeypatch: pytest.MonkeyPatch):
     assert "PlannerClient(username='ann', base_url='http://localhost:9999')" == repr(client)
 
 
-async def test_shared_http_client_is_left_open(fake: FakePlanner):
+async def test_shared_http_client_is_left_open(fake: FakePlanner, monkeypatch: pytest.MonkeyPatch):
     """aclose() does not close an http_client passed in, and closes one it made."""
+    closed: list[httpx.AsyncClient] = []
+    real_aclose = httpx.AsyncClient.aclose
+
+    async def spy(self: httpx.AsyncClient) -> None:
+        closed.append(self)
+        await real_aclose(self)
+
+    monkeypatch.setattr(httpx.AsyncClient, "aclose", spy)
     http = httpx.AsyncClient(transport=fake.transport())
     async with PlannerClient("demo", "demo-key", base_url=fake.base_url, http_client=http) as c:
         await c.authenticate()
+    assert [] == closed
     assert not http.is_closed
     await http.aclose()
     own = PlannerClient("demo", "demo-key")
     await own.aclose()
-    assert own._res.http.is_closed
+    assert 2 == len(closed)  # the test's own, then the one the client made
+    assert closed[1] is not http
+    assert closed[1].is_closed
     with pytest.raises(RuntimeError, match="closed"):
         await own.events.get(1)
 

@@ -85,25 +85,30 @@ async def test_unreadable_and_loose_files_are_reported(
     assert "access-abcdefgh" not in caplog.text
 
 
-async def test_the_lease_excludes_and_times_out(tmp_path: Path) -> None:
+@pytest.mark.backends("trio-virtual")  # the lock is polled on anyio's clock: virtual here
+async def test_the_lease_excludes_and_times_out(tmp_path: Path, anyio_backend: object) -> None:
     """A second holder waits for the lock; one that cannot get it in time gets a clear error."""
     store = FileTokenStore(tmp_path / "s.json", poll=0.01)
     order: list[str] = []
+    a_in = anyio.Event()
 
     async def hold(name: str) -> None:
         async with store.lease(5.0):
             order.append(f"{name}+")
+            a_in.set()
             await anyio.sleep(0.05)
             order.append(f"{name}-")
 
     async with anyio.create_task_group() as group:
         group.start_soon(hold, "a")
-        await anyio.sleep(0.01)
+        await a_in.wait()
         group.start_soon(hold, "b")
     async with store.lease(1.0):
+        start = anyio.current_time()
         with pytest.raises(StoreUnavailableError, match="lease"):
             async with store.lease(0.05):
                 pass
+        assert pytest.approx(0.05, abs=1e-9) == anyio.current_time() - start  # at its timeout
     assert order == ["a+", "a-", "b+", "b-"]
 
 

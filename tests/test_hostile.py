@@ -7,7 +7,6 @@ turns that into a failure, and the marker is removed.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import math
@@ -34,8 +33,9 @@ from planner_async import (
     RateLimitError,
     ServerError,
 )
+from planner_async.testing import ManualClock
 
-from support import NO_WAIT, event_json
+from support import NO_WAIT, event_json, jwt
 
 pytestmark = [pytest.mark.anyio, pytest.mark.backends("asyncio", "trio")]
 
@@ -49,28 +49,12 @@ def pending(fix: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, reason=f"pending core fix: {fix}")
 
 
-def b64(data: bytes) -> str:
-    """Unpadded base64url, as in a JWT."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def jwt_with_payload(payload: bytes) -> str:
-    """A JWT-shaped token whose claims segment is exactly ``payload``."""
-    header = b64(b'{"alg":"none"}')
-    return f"{header}.{b64(payload)}.sig"
-
-
-def jwt_exp(exp: object) -> str:
-    """A JWT-shaped token with the given ``exp`` claim (any JSON value, even non-standard)."""
-    return jwt_with_payload(json.dumps({"sub": "demo", "exp": exp}).encode())
-
-
 class Server:
     """A scripted API: ``/auth`` and ``/auth/renew`` work unless overridden; counts requests."""
 
     def __init__(self, events: Handler | None = None, *, token: Callable[[], str] | None = None):
         self.events = events or (lambda request: httpx.Response(200, json=event_json(1)))
-        self.token = token or (lambda: jwt_exp(time.time() + 900))
+        self.token = token or (lambda: jwt(time.time() + 900))
         self.auth: Handler | None = None
         self.renew: Handler | None = None
         self.seen: Counter[str] = Counter()
@@ -135,7 +119,7 @@ async def test_1_deeply_nested_error_body_is_a_typed_error():
 
 async def test_1_deeply_nested_jwt_payload_uses_the_default_lifetime():
     """A token whose claims nest 3,000 deep still logs in (no usable exp: default lifetime)."""
-    token = jwt_with_payload(b"[" * 3000 + b"]" * 3000)
+    token = jwt(payload=b"[" * 3000 + b"]" * 3000)
     server = Server(token=lambda: token)
     async with make_client(server) as client:
         session = await client.authenticate()
@@ -165,7 +149,7 @@ async def test_2_non_ascii_token_is_refused_at_login():
 )
 async def test_3_exp_out_of_range_falls_back_to_the_default_lifetime(exp: object):
     """An exp in milliseconds, ±1e20, inf, NaN or a huge int gives a working client."""
-    server = Server(token=lambda: jwt_exp(exp))
+    server = Server(token=lambda: jwt(exp))
     async with make_client(server) as client:
         before = time.time()
         session = await client.authenticate()
@@ -326,7 +310,7 @@ async def test_10_rate_limit_reset_is_honoured():
 
 async def test_11_token_expired_at_issue_is_not_renewed_on_every_call():
     """A token whose exp is already past when issued costs one login for five calls."""
-    server = Server(token=lambda: jwt_exp(time.time() - 100))
+    server = Server(token=lambda: jwt(time.time() - 100))
     async with make_client(server) as client:
         for _ in range(5):
             await client.events.get(1)
@@ -362,6 +346,7 @@ async def test_12_concurrent_401s_make_one_renewal():
     assert (1, 1) == (server.seen["/auth"], server.seen["/auth/renew"])
 
 
+@pytest.mark.backends("trio-virtual")  # the 0.3 s login and the give-ups run on virtual time
 async def test_13_callers_giving_up_do_not_restart_the_login():
     """Ten callers that time out during a slow login leave one login for the patient caller."""
 
@@ -372,11 +357,14 @@ async def test_13_callers_giving_up_do_not_restart_the_login():
     server = Server()
     server.auth = slow_login
     async with make_client(server) as client:
+        start = anyio.current_time()
         for _ in range(10):
             with anyio.move_on_after(0.02):
                 await client.events.get(1)
         with anyio.fail_after(1):
             await client.events.get(1)
+        # the patient caller got the first login, done 0.3 s after it began
+        assert pytest.approx(0.3, abs=1e-9) == anyio.current_time() - start
     assert 1 == server.seen["/auth"]
 
 
@@ -450,10 +438,14 @@ async def test_body_over_the_size_cap_is_a_typed_error():
             await client.events.get(1)
 
 
+# Real time in the trickle tests: the client measures a call's whole-answer deadline on
+# time.monotonic (planner_async._wire), so virtual time would never reach it.
+
+
 async def _trickle() -> AsyncIterator[bytes]:
     yield b'{"id": 1, '
     while True:
-        await anyio.sleep(0.05)
+        await anyio.sleep(0.05)  # real time (see above)
         yield b" "
 
 
@@ -467,7 +459,7 @@ async def test_trickling_body_is_cut_off():
 
 async def _trickle_known_length() -> AsyncIterator[bytes]:
     for byte in b'{"id": 1, "title": "slow"}   ':  # 29 bytes, one every 50 ms
-        await anyio.sleep(0.05)
+        await anyio.sleep(0.05)  # real time (see above)
         yield bytes([byte])
 
 
@@ -492,10 +484,11 @@ async def test_retry_after_on_503_is_honoured():
     """A 503 with Retry-After: 0.2 waits that long before the retry (backoff alone is 0)."""
     answers = iter([httpx.Response(503, headers={"Retry-After": "0.2"})])
     server = Server(lambda request: next(answers, httpx.Response(200, json=event_json(1))))
-    async with make_client(server) as client:
-        start = time.monotonic()
+    clock = ManualClock(start=0.0)
+    async with make_client(server, clock=clock, sleep=clock.sleep) as client:
         await client.events.get(1)
-    assert time.monotonic() - start >= 0.15
+    assert 0.2 == clock()  # the wait happened, on the manual clock
+    assert 2 == server.seen["events"]
 
 
 async def test_slot_given_back_when_nothing_was_sent():

@@ -258,7 +258,9 @@ def test_a_store_left_open_does_not_hang_the_loop_at_exit(
             store = RedisQuotaStore(redis, prefix, [(5, 10.0)])
             store.subscribe(lambda: None)  # as a QuotaLimiter does: the listener starts
             await store.acquire()
-            await asyncio.sleep(0.2)  # the listener is subscribed and waiting
+            channel = f"{namespace(prefix)}:quota:freed"
+            while (await redis.pubsub_numsub(channel))[0][1] == 0:  # noqa: ASYNC110 - polls Redis
+                await asyncio.sleep(0.01)  # real time: until the listener is subscribed
         # the store is never closed: asyncio.run cancels its listener
 
     runner = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)

@@ -9,7 +9,7 @@ import math
 import attrs
 import pytest
 
-from planner_async._quota import QuotaCore, RateLimitStatus, WindowStatus
+from planner_async import QuotaCore, RateLimitStatus, WindowStatus
 
 INF = math.inf
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner_async._quota import QuotaCore
+from planner_async import QuotaCore
 
 INF = math.inf
 GRACE = 1.0

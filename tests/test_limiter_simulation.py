@@ -19,7 +19,7 @@ from collections import deque
 
 import pytest
 
-from planner_async._quota import QuotaCore
+from planner_async import QuotaCore
 
 LIMITS = [(500, 60.0), (3000, 3600.0), (10_000, 86_400.0)]
 DAY = 86_400.0

@@ -78,7 +78,7 @@ async def _until_served(fake: FakePlanner, count: int) -> None:
     while True:
         if len([r for r in fake.requests if r.endpoint == "events.get"]) >= count:
             return
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # real time: the workers are other processes
 
 
 def _ideal_seconds(calls: int) -> float:

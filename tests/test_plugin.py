@@ -225,15 +225,22 @@ async def test_fixtures_work_in_this_suite_too(
 @pytest.mark.anyio
 @pytest.mark.planner(events=5, rate_limits=[(1, 30.0)])
 async def test_quota_waits_and_pauses_take_no_real_time(
-    planner_client: PlannerClient, fake_planner: FakePlanner
+    planner_client: PlannerClient, fake_planner: FakePlanner, planner_clock: ManualClock
 ) -> None:
-    """A full quota window and a 429's Retry-After are waited out on the manual clock."""
+    """A full quota window and a 429's Retry-After are waited out on the manual clock: the
+    waits happen (the clock moves by each of them) and take no real time."""
     first, second = fake_planner.visible_ids()[:2]
-    with anyio.fail_after(1.0):
+    with anyio.fail_after(1.0):  # real seconds: the test runs on asyncio's clock
         await planner_client.events.get(first)
+        start = planner_clock()
         await planner_client.events.get(second)  # waits 30 s of quota
-        fake_planner.fail_next(1, status=429, retry_after=20, endpoint="events.get")
-        await planner_client.events.get(first)  # pauses 20 s, then retries
+        after_quota = planner_clock()
+        fake_planner.fail_next(1, status=429, retry_after=45, endpoint="events.get")
+        await planner_client.events.get(first)  # waits 30 s of quota, then pauses 45 s
+    assert 30.0 == after_quota - start
+    # the pause outlasts the window (the retry's slot is free 30 s after the 429)
+    assert 30.0 + 45.0 == planner_clock() - after_quota
+    assert (1, 1) == (planner_client.stats.rate_limited, planner_client.stats.retries)
 
 
 @pytest.mark.anyio

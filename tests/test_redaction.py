@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import gc
 import json
 import logging
@@ -41,20 +40,10 @@ from planner_async._jwt import (
 from planner_async._logging import LOG_FILTER, configure_from_env
 from planner_async._redact import Redactor, clean_text, live_redactors, redact
 
-from support import ClientFactory
+from support import ClientFactory, jwt
 
 KEY = "sk-live-0123456789abcdef"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkZW1vIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
-
-
-def b64(data: bytes) -> str:
-    """Unpadded base64url."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def token_with(payload: bytes) -> str:
-    """A JWT-shaped token whose claims segment is ``payload``."""
-    return f"{b64(b'{}')}.{b64(payload)}.sig"
 
 
 # -- redact ---------------------------------------------------------------------------------
@@ -355,10 +344,10 @@ def test_locally_built_messages_are_redacted_and_bounded():
         "opaque",
         "a.b",
         "a.!!!.c",
-        token_with(b"\xff\xfe"),
-        token_with(b"[" * 100_000),
-        token_with(b'{"a":' * 3000 + b"1" + b"}" * 3000),
-        token_with(b"[1, 2]"),
+        jwt(payload=b"\xff\xfe"),
+        jwt(payload=b"[" * 100_000),
+        jwt(payload=b'{"a":' * 3000 + b"1" + b"}" * 3000),
+        jwt(payload=b"[1, 2]"),
         "é.ü.ö",
         "a." + "A" * 100_000 + ".c",
     ],
@@ -384,7 +373,7 @@ def test_unusable_exp_falls_back_with_a_reason(exp: object):
     """An unusable exp gives issue time + default lifetime, and a reason to log once."""
     raw = json.dumps({"exp": exp}).encode()
     expiry, reason = expiry_from_token(
-        token_with(raw), issued_at=1000.0, default_lifetime=900.0, now=1001.0
+        jwt(payload=raw), issued_at=1000.0, default_lifetime=900.0, now=1001.0
     )
     assert 1900.0 == expiry
     assert reason is not None
@@ -392,7 +381,7 @@ def test_unusable_exp_falls_back_with_a_reason(exp: object):
 
 def test_expired_at_issue_falls_back_with_a_reason():
     """A token whose exp is not after now gets the default lifetime and a reason."""
-    token = token_with(b'{"exp": 1000}')
+    token = jwt(payload=b'{"exp": 1000}')
     assert (2000.0, "the token was already expired when issued (exp 1000 <= now 1100)") == (
         expiry_from_token(token, issued_at=1100.0, default_lifetime=900.0, now=1100.0)
     )
@@ -401,8 +390,8 @@ def test_expired_at_issue_falls_back_with_a_reason():
 def test_good_and_missing_exp():
     """A usable future exp is used; a JWT without exp quietly gets the default lifetime."""
     kwargs = {"issued_at": 1000.0, "default_lifetime": 900.0, "now": 1000.0}
-    assert (5000.0, None) == expiry_from_token(token_with(b'{"exp": 5000}'), **kwargs)
-    assert (1900.0, None) == expiry_from_token(token_with(b'{"sub": "x"}'), **kwargs)
+    assert (5000.0, None) == expiry_from_token(jwt(payload=b'{"exp": 5000}'), **kwargs)
+    assert (1900.0, None) == expiry_from_token(jwt(payload=b'{"sub": "x"}'), **kwargs)
 
 
 # -- header tokens --------------------------------------------------------------------------

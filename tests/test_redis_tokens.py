@@ -50,16 +50,18 @@ async def test_the_lease_excludes_and_a_dead_holder_blocks_only_until_its_timeou
     order: list[str] = []
     async with redis_client(prefix=prefix) as redis:
         store = RedisTokenStore(redis, prefix, poll=0.01)
+        a_in = anyio.Event()
 
         async def hold(name: str) -> None:
             async with store.lease(5.0):
                 order.append(f"{name}+")
-                await anyio.sleep(0.05)
+                a_in.set()
+                await anyio.sleep(0.05)  # real time: b polls a real Redis meanwhile
                 order.append(f"{name}-")
 
         async with anyio.create_task_group() as group:
             group.start_soon(hold, "a")
-            await anyio.sleep(0.01)
+            await a_in.wait()
             group.start_soon(hold, "b")
         await redis.set(lease_key(prefix), "dead-worker", px=200)
         start = time.monotonic()
@@ -75,7 +77,7 @@ async def test_an_expired_lease_is_not_released_by_its_old_holder() -> None:
     async with redis_client(prefix=prefix) as redis:
         store = RedisTokenStore(redis, prefix)
         async with store.lease(0.05):
-            await anyio.sleep(0.1)
+            await anyio.sleep(0.1)  # real time: the lease's TTL runs on the Redis server
             await redis.set(lease_key(prefix), "someone-else", px=5000)
         holder = await redis.get(lease_key(prefix))
     assert holder == b"someone-else"

@@ -22,6 +22,7 @@ from planner_async import (
     NotFoundError,
     Outcome,
     PlannerClient,
+    QuotaCore,
     QuotaLimiter,
     QuotaStore,
     QuotaWaitError,
@@ -32,8 +33,6 @@ from planner_async import (
     ServerError,
     TokenStore,
 )
-from planner_async._call import call_options
-from planner_async._quota import QuotaCore
 from planner_async.testing import FakePlanner, ManualClock
 
 from support import NO_WAIT, ClientFactory, jwt
@@ -214,9 +213,10 @@ async def test_a_shared_store_max_wait_refuses_with_a_local_error(anyio_backend:
 
 async def test_memory_token_store_compares_and_sets(make_client: ClientFactory) -> None:
     """A save against an old generation is refused; the lease is one at a time."""
-    client = make_client()
+    own = MemoryTokenStore()
+    client = make_client(token_store=own)
     await client.authenticate()
-    state = client._res.tokens._seen.state
+    state = (await own.load()).state  # the client's own tokens, as its store holds them
     assert state is not None
     store = MemoryTokenStore()
     first = await store.save(state, expected=0)
@@ -304,14 +304,18 @@ async def test_per_call_deadline_covers_the_whole_call(make_client: ClientFactor
     assert 0.05 == info.value.deadline
 
 
-def test_per_call_options_are_checked_before_any_request() -> None:
-    """Bad per-call values are TypeError/ValueError at once."""
+async def test_per_call_options_are_checked_before_any_request(
+    fake: FakePlanner, make_client: ClientFactory
+) -> None:
+    """Bad per-call values are TypeError/ValueError at once, before any request."""
+    client = make_client()
     with pytest.raises(ValueError, match="timeout"):
-        call_options(timeout=-1)
+        await client.events.get(1, timeout=-1)
     with pytest.raises(ValueError, match="deadline"):
-        call_options(deadline=0)
+        await client.events.get(1, deadline=0)
     with pytest.raises(TypeError, match="max_wait"):
-        call_options(max_wait="soon")  # type: ignore[arg-type]
+        await client.events.get(1, max_wait="soon")  # type: ignore[arg-type]
+    assert 0 == fake.stats.total_requests
 
 
 async def test_timeout_applies_even_to_a_given_http_client(fake: FakePlanner) -> None:

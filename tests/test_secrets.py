@@ -11,9 +11,7 @@ quota reprs.
 
 from __future__ import annotations
 
-import base64
 import itertools
-import json
 import logging
 import secrets
 import time
@@ -26,14 +24,11 @@ import pytest
 from planner_async import MemoryTokenStore, PlannerClient, PlannerError, RetryPolicy
 from planner_async.testing import FakePlanner
 
+from support import jwt
+
 pytestmark = [pytest.mark.anyio, pytest.mark.backends("asyncio", "trio")]
 
 CUTS = (100, 200, 500, 2000)
-
-
-def b64(data: bytes) -> str:
-    """Unpadded base64url."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 class EchoingServer:
@@ -68,8 +63,13 @@ class EchoingServer:
 
     def token(self) -> str:
         """A fresh JWT-shaped access token with a random id."""
-        claims = {"sub": "demo", "exp": time.time() + 900, "jti": secrets.token_hex(8)}
-        return f"{b64(b'{}')}.{b64(json.dumps(claims).encode())}.{secrets.token_urlsafe(16)}"
+        # an empty header: no "eyJ" prefix, so only the live-secret redaction can catch it
+        return jwt(
+            time.time() + 900,
+            header={},
+            signature=secrets.token_urlsafe(16),
+            jti=secrets.token_hex(8),
+        )
 
     def login(self, request: httpx.Request) -> httpx.Response:
         """Fail once (echoing the credentials sent), then issue new tokens."""

@@ -1,6 +1,10 @@
 """Quota stewardship: clients of one account share, lanes put people first, reads coalesce.
 
-Real time on small windows (a 10-per-0.25 s window), so each test takes about a second.
+Real time on small windows (a 10-per-0.25 s window), so each test takes about a second:
+the threads test needs two event loops; the lane test stays on real time because, on
+trio's MockClock, a batch waiter spins at the instant the interactive reserve lapses
+(``QuotaCore._when`` tests ``now - interactive_at < lane_memory`` but wakes it at
+``interactive_at + lane_memory``, which float rounding can make equal to ``now``).
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from planner_async import (
     ClientOptions,
     MemoryQuotaStore,
     PlannerClient,
+    QuotaCore,
     QuotaWaitError,
 )
 from planner_async._config import ClientConfig
-from planner_async._quota import QuotaCore
 from planner_async.testing import FakePlanner
+
+from support import GatedTransport
 
 pytestmark = [pytest.mark.anyio]
 
@@ -40,7 +46,7 @@ def _client(fake: FakePlanner, **options: Any) -> PlannerClient:
     if "quota_store" not in options:
         options.setdefault("rate_limits", WINDOW)
     options.setdefault("auth_rate_limits", [])
-    http = httpx.AsyncClient(transport=fake.transport())
+    http = httpx.AsyncClient(transport=options.pop("transport", None) or fake.transport())
     return PlannerClient("demo", "demo-key", base_url=fake.base_url, http_client=http, **options)
 
 
@@ -139,7 +145,7 @@ async def test_interactive_calls_go_first_under_a_batch_flood() -> None:
             for n in range(40):
                 tg.start_soon(batch, n)
             for n in range(8):
-                await anyio.sleep(0.1)
+                await anyio.sleep(0.1)  # real time: see the module docstring
                 tg.start_soon(interactive, n)
     assert [] == failures
     assert 0 == fake.stats.rate_limited
@@ -193,13 +199,16 @@ async def test_coalescing_can_be_turned_off() -> None:
     assert 10 == fake.stats.count("events.get", 200)
 
 
-async def test_a_leader_giving_up_does_not_fail_the_others() -> None:
-    """The first caller's deadline ends its wait, not the shared request: others get it."""
+async def _leader_gives_up() -> tuple[FakePlanner, float]:
+    """A leader gives up 0.05 s into a 0.2 s read; a follower joins while it is in flight.
+
+    Returns the fake and how long the follower took from the leader's start."""
     fake = _fake(rate_limits=[])
-    event_id = fake.visible_ids()[0]
     fake.faults = attrs.evolve(fake.faults, latency=0.2)
+    event_id = fake.visible_ids()[0]
+    gated = GatedTransport(fake.transport(), f"/api/v2/events/{event_id}")
     results: list[object] = []
-    async with _client(fake, rate_limits=[]) as client:
+    async with _client(fake, rate_limits=[], transport=gated) as client:
         await client.authenticate()
 
         async def leader() -> None:
@@ -210,12 +219,34 @@ async def test_a_leader_giving_up_does_not_fail_the_others() -> None:
         async def follower() -> None:
             results.append((await client.events.get(event_id)).id)
 
+        start = anyio.current_time()
         async with anyio.create_task_group() as tg:
             tg.start_soon(leader)
-            await anyio.sleep(0.01)
+            await gated.entered.wait()  # the leader's request is in flight
+            gated.gate.set()
             tg.start_soon(follower)
+        took = anyio.current_time() - start
     assert ["left", event_id] == results
     assert 1 == fake.stats.count("events.get", 200)
+    return fake, took
+
+
+async def test_a_leader_giving_up_does_not_fail_the_others() -> None:
+    """The first caller's deadline ends its wait, not the shared request: others get it.
+
+    Real time: on asyncio the shared request is a detached task (the fake's latency runs on
+    asyncio's clock); trio's hand-over is the next test, on virtual time."""
+    fake, _ = await _leader_gives_up()
+    assert 2 == fake.stats.total_requests  # the login and the one shared read
+
+
+@pytest.mark.backends("trio-virtual")
+async def test_on_trio_a_leader_giving_up_hands_the_read_over(anyio_backend: Any) -> None:
+    """Without detached tasks (trio) the leader's read ends with it; a follower sends it again
+    and gets the event 0.2 s after the leader gave up."""
+    fake, took = await _leader_gives_up()
+    assert 3 == fake.stats.total_requests  # the login, the abandoned read and the resent one
+    assert 0.05 + 0.2 == took
 
 
 async def test_every_caller_gets_the_same_typed_error() -> None:
@@ -349,3 +380,13 @@ async def test_the_status_shows_both_lanes_and_the_watch_view_draws_them() -> No
     assert expected == [(lane.name, lane.waiting, lane.reserved) for lane in status.lanes]
     lines = frame_lines(status, 80)
     assert "lanes: interactive 0 waiting (2 kept) · batch 0 waiting" == lines[-1].strip()
+
+
+def test_a_batch_waiter_is_admitted_when_the_reserve_lapses_whatever_the_rounding() -> None:
+    """At the instant the reserve lapses (0.35 + 0.7, not exact in floats), batch goes."""
+    core = QuotaCore([(10, 5.0)], lane_memory=0.7)
+    assert core.try_take(0.35, "interactive")
+    assert 7 == sum(core.try_take(0.4, "batch") for _ in range(8))  # 10 - 2 kept
+    lapse = core.ready_at(0.4, 0, "batch")
+    assert 0.35 + 0.7 == lapse
+    assert core.try_take(lapse, "batch")
