@@ -156,6 +156,12 @@ class ApiCaller:
             return await self.sender.send(call)
         raise _deadline_error(call.method, call.path, deadline)
 
+    async def prepare(self) -> None:
+        """Check the client is usable and hold a token (logging in or renewing if needed),
+        so that work fanned out next does not log in once per task."""
+        self._check()
+        await self.sender.ready()
+
     @staticmethod
     def structured(structure: Callable[[Any], T], data: Any) -> T:
         """Structure wire JSON, turning a shape mismatch into APIResponseValidationError."""

@@ -137,14 +137,19 @@ class BulkGet:
     results in order; nothing runs between steps.
     """
 
-    __slots__ = ("_concurrency", "_get", "_ids")
+    __slots__ = ("_concurrency", "_get", "_ids", "_prepare")
 
     def __init__(
-        self, get: Callable[[int], Awaitable[Event]], ids: tuple[int, ...], concurrency: int
+        self,
+        get: Callable[[int], Awaitable[Event]],
+        ids: tuple[int, ...],
+        concurrency: int,
+        prepare: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._get = get
         self._ids = ids
         self._concurrency = concurrency
+        self._prepare = prepare  # before each step: a token, so a failed login is raised once
 
     def __repr__(self) -> str:
         return f"BulkGet(ids={len(self._ids)}, concurrency={self._concurrency})"
@@ -157,6 +162,8 @@ class BulkGet:
         size = self._concurrency
         for first in range(0, len(self._ids), size):
             chunk = self._ids[first : first + size]
+            if self._prepare is not None:
+                await self._prepare()
             batch = _Batch(self._get)
             await batch.run(chunk)
             for event_id in chunk:

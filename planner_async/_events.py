@@ -252,7 +252,7 @@ class Events:
         async def get(event_id: int) -> Event:
             return await self._get(event_id, options)
 
-        return BulkGet(get, checked, size)
+        return BulkGet(get, checked, size, prepare=self._pipeline.prepare)
 
     def sync(
         self,

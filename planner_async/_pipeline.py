@@ -157,6 +157,10 @@ class Sender:
         """Where this sender reports retries, quota waits, pauses and tokens."""
         return self._hooks
 
+    async def ready(self) -> None:
+        """Get the credentials' token now (no request of the API is sent)."""
+        await self._credentials.token()
+
     async def send(self, call: Call) -> Any:
         """Run ``call`` to its JSON answer, retrying what the policy allows."""
         with self._telemetry.call(call.method, call.path) as call.span:
