@@ -123,7 +123,7 @@ def test_quota_watch_draws_frames_against_the_fake():
     for frame in frames:
         head, *rows, lanes = frame.strip().splitlines()
         assert head.startswith("quota at ")
-        assert lanes.strip().startswith("lanes: interactive")
+        assert lanes.strip().startswith("waiting: 0 interactive, 0 batch")
         assert ["1/40", "1/150"] == [row.split()[3] for row in rows]
         assert all("next free now" in row for row in rows)
 
@@ -172,7 +172,7 @@ def test_watch_frame_fits_80_columns_and_shows_lanes_when_present():
     assert lines[3].endswith(
         "1 d [################] 10000/10000     0 left · next free when one completes"
     )
-    assert ["  lanes: interactive 1 waiting (8 kept) · batch 2 waiting"] == lines[4:]
+    assert ["  waiting: 1 interactive, 2 batch (8 kept)"] == lines[4:]
 
 
 @pytest.mark.anyio

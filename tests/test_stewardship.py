@@ -379,7 +379,7 @@ async def test_the_status_shows_both_lanes_and_the_watch_view_draws_them() -> No
     expected = [("interactive", 0, 2), ("batch", 0, 0)]
     assert expected == [(lane.name, lane.waiting, lane.reserved) for lane in status.lanes]
     lines = frame_lines(status, 80)
-    assert "lanes: interactive 0 waiting (2 kept) · batch 0 waiting" == lines[-1].strip()
+    assert "waiting: 0 interactive, 0 batch (2 kept)" == lines[-1].strip()
 
 
 def test_a_batch_waiter_is_admitted_when_the_reserve_lapses_whatever_the_rounding() -> None:

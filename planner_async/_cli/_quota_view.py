@@ -47,12 +47,13 @@ def quota_record(status: RateLimitStatus) -> dict[str, Any]:
 
 
 def lanes_text(status: RateLimitStatus) -> str:
-    """The lanes on one line: ``lanes: interactive 0 waiting (2 kept) · batch 3 waiting``."""
-    parts = []
-    for lane in status.lanes:
-        kept = f" ({lane.reserved} kept)" if lane.reserved else ""
-        parts.append(f"{lane.name} {lane.waiting} waiting{kept}")
-    return "lanes: " + " · ".join(parts) if parts else ""
+    """The lanes in a few words: ``waiting: 0 interactive, 3 batch (4 kept)``."""
+    counts = {lane.name: lane for lane in status.lanes}
+    interactive, batch = counts.get("interactive"), counts.get("batch")
+    if interactive is None or batch is None:
+        return ""
+    kept = f" ({interactive.reserved} kept)" if interactive.reserved else ""
+    return f"waiting: {interactive.waiting} interactive, {batch.waiting} batch{kept}"
 
 
 def period_text(seconds: float) -> str:
