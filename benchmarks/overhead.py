@@ -11,7 +11,8 @@ Issue 8, benchmark 1 (target: the full client ≤ 1.10× raw ``httpx.AsyncClient
   a tenacity retry decorator + parsing into a slotted dataclass.
 
 With and without ``X-Rate-Limit-*`` headers; sequential (500 calls a round) and concurrent (100
-tasks × 50 calls). Time is the process's CPU time (``time.process_time``: everything here
+tasks × 50 calls; each task asks for its own event id, so that the client's coalescing of
+identical concurrent reads does not fold 100 calls into one and every call is a request). Time is the process's CPU time (``time.process_time``: everything here
 is CPU, and other processes on a shared machine do not count); rounds are interleaved and
 each variant keeps its fastest round.
 
@@ -126,16 +127,16 @@ def parse(data: dict[str, Any]) -> DataEvent:
     )
 
 
-Call = Callable[[], Awaitable[Any]]
+Call = Callable[[int], Awaitable[Any]]  # takes the offset of the event id to fetch
 
 
 def variants(body: bytes, rate_headers: bool) -> tuple[dict[str, Call], list[Any]]:
     """The three ways to get one event, each on its own httpx client over the same body."""
     raw_http = httpx.AsyncClient(transport=transport(body, rate_headers))
-    url = f"{BASE}/api/v2/events/{EVENT_ID}"
+    url = f"{BASE}/api/v2/events/"
 
-    async def raw() -> Any:
-        response = await raw_http.get(url)
+    async def raw(n: int = 0) -> Any:
+        response = await raw_http.get(f"{url}{EVENT_ID + n}")
         return response.json()
 
     ours_http = httpx.AsyncClient(transport=transport(body, rate_headers))
@@ -143,13 +144,13 @@ def variants(body: bytes, rate_headers: bool) -> tuple[dict[str, Call], list[Any
         "bench", "bench-key", base_url=BASE, http_client=ours_http, rate_limits=HIGH
     )
 
-    async def ours() -> Any:
-        return await client.events.get(EVENT_ID)
+    async def ours(n: int = 0) -> Any:
+        return await client.events.get(EVENT_ID + n)
 
     stack_http = httpx.AsyncClient(transport=transport(body, rate_headers))
     minute, hour, day = (AsyncLimiter(10**9, p) for p in (60, 3600, 86400))
 
-    async def stack() -> Any:
+    async def stack(n: int = 0) -> Any:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(4),
             wait=wait_none(),
@@ -158,7 +159,9 @@ def variants(body: bytes, rate_headers: bool) -> tuple[dict[str, Call], list[Any
         ):
             with attempt:
                 async with minute, hour, day:
-                    response = await stack_http.get(url, headers={"Authorization": "Bearer t"})
+                    response = await stack_http.get(
+                        f"{url}{EVENT_ID + n}", headers={"Authorization": "Bearer t"}
+                    )
                 response.raise_for_status()
                 return parse(response.json())
         raise AssertionError("unreachable")
@@ -175,19 +178,19 @@ async def sequential(call: Call) -> float:
     """Seconds per call, one call after another."""
     start = time.process_time()
     for _ in range(CALLS):
-        await call()
+        await call(0)
     return (time.process_time() - start) / CALLS
 
 
 async def concurrent(call: Call) -> float:
-    async def worker() -> None:
+    async def worker(n: int) -> None:
         for _ in range(PER_TASK):
-            await call()
+            await call(n)
 
     start = time.process_time()
     async with anyio.create_task_group() as group:
-        for _ in range(TASKS):
-            group.start_soon(worker)
+        for n in range(TASKS):
+            group.start_soon(worker, n)
     return (time.process_time() - start) / (TASKS * PER_TASK)
 
 
@@ -197,7 +200,7 @@ async def scenario(
     calls, closers = variants(event_body(), rate_headers)
     for call in calls.values():  # warm up (and log in)
         for _ in range(200):
-            await call()
+            await call(0)
     best = dict.fromkeys(calls, float("inf"))
     for _ in range(rounds):
         for name, call in calls.items():
@@ -229,8 +232,14 @@ async def main() -> None:
 
 
 async def breakdown() -> None:
-    """The parts of one call, each timed alone (sequential, no rate headers)."""
+    """The parts of one call, each timed alone (sequential, no rate headers).
+
+    Each row adds one layer to the row above it where it can (the differences are what
+    a layer costs); private parts are reached through the client's resources.
+    """
     from planner_async import _json
+    from planner_async._call import DEFAULT_OPTIONS
+    from planner_async._call import Call as ApiCall
     from planner_async._serialization import structure_event
     from planner_async._wire import send_once
 
@@ -238,40 +247,59 @@ async def breakdown() -> None:
     calls, closers = variants(body, False)
     http, client = closers[1], closers[3]
     url = f"{BASE}/api/v2/events/{EVENT_ID}"
-    limiter = client._pipeline.limiter
+    path = f"/events/{EVENT_ID}"
+    limiter = client._res.limiter
+    uncoalesced = client.with_options(coalesce=False)
+    caller = uncoalesced._api
     data = json.loads(body)
 
-    async def plain_send() -> Any:
+    async def build(_: int = 0) -> Any:
+        return http.build_request("GET", url)
+
+    async def plain_send(_: int = 0) -> Any:
         return _json.loads((await http.send(http.build_request("GET", url))).content)
 
-    async def wire() -> Any:  # the pipeline's I/O step: stream, cap, rebuild, deadline
+    async def wire(_: int = 0) -> Any:  # the I/O step: stream, cap, whole-answer deadline
         request = http.build_request("GET", url)
         return _json.loads((await send_once(http, request, deadline=30.0)).content)
 
-    async def permit() -> None:
+    async def permit(_: int = 0) -> None:
         async with limiter.acquire(max_wait=None) as held:
             held.complete()
 
-    async def token() -> Any:
-        return await client._tokens.token()
+    async def token(_: int = 0) -> Any:
+        return await client._res.tokens.token()
 
-    async def structure() -> Any:
+    async def structure(_: int = 0) -> Any:
         return structure_event(data)
+
+    async def sender(_: int = 0) -> Any:
+        return await caller.sender.send(ApiCall("GET", path, None, None, DEFAULT_OPTIONS))
+
+    async def api(_: int = 0) -> Any:
+        return await caller.api("GET", path)
+
+    async def no_coalesce(n: int = 0) -> Any:
+        return await uncoalesced.events.get(EVENT_ID + n)
 
     parts = {
         "raw httpx get + .json()": calls["raw httpx"],
+        "http.build_request alone": build,
         "http.send + json (no stream)": plain_send,
         "_wire.send_once + json": wire,
         "quota permit (acquire + complete)": permit,
         "token()": token,
         "structure_event": structure,
-        "full events.get": calls["planner_async"],
+        "Sender.send (permit, token, build, send, decide)": sender,
+        "+ ApiCaller.api (life cycle; coalesce=False)": api,
+        "+ events.get (checks, structure; coalesce=False)": no_coalesce,
+        "full events.get (coalescing on, the default)": calls["planner_async"],
     }
     for part in parts.values():
         for _ in range(200):
-            await part()
+            await part(0)
     best = dict.fromkeys(parts, float("inf"))
-    for _ in range(10):
+    for _ in range(ROUNDS["sequential"]):
         for name, part in parts.items():
             best[name] = min(best[name], await sequential(part))
     print("\n## Where the time goes (sequential, no rate headers, each part alone)\n")
