@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any, Final, Literal, Protocol
 
 import anyio
-import attrs
 import httpx
 
 from ._auth import TokenManager
@@ -89,13 +88,16 @@ class TokenCredentials:
         return True
 
 
-@attrs.define(slots=True)
-class _Sent:
-    """What one attempt brought back: a response, or the error that stood in for one."""
+_TIMEOUT_KEYS: Final = ("connect", "read", "write", "pool")
 
-    response: httpx.Response | None
-    error: PlannerError | None
-    token: str | None
+
+def _timeout_extension(timeout: httpx.Timeout) -> dict[str, float | None]:
+    """``timeout`` as the request extension httpx (or httpx2) hands its transport."""
+    return dict(zip(_TIMEOUT_KEYS, timeout_tuple(timeout), strict=True))
+
+
+_Sent = tuple[httpx.Response | None, PlannerError | None, str | None]
+"""What one attempt brought back: a response, or the error that stood in for one; the token."""
 
 
 class Sender:
@@ -119,6 +121,7 @@ class Sender:
         "_sleep",
         "_telemetry",
         "_timeout",
+        "_timeouts",
         "counts",
     )
 
@@ -145,6 +148,7 @@ class Sender:
         self._sleep = anyio.sleep if config.sleep is None else config.sleep
         self._secrets = secrets
         self._telemetry = Telemetry.create(config.base_url, lane=config.priority)
+        self._timeouts: tuple[httpx.Timeout | None, dict[str, float | None]] = (None, {})
         self.counts = counts
 
     @property
@@ -164,20 +168,19 @@ class Sender:
 
     async def _attempts(self, call: Call) -> Any:
         while True:
-            sent = await self._take_permit(call)
-            response = sent.response
+            response, error, token = await self._attempt(call)
             if response is None:
-                assert sent.error is not None
-                await self._decide(call, sent.error, None, None)
+                assert error is not None
+                await self._decide(call, error, None, None)
                 continue
-            if await self._credentials.refused(call, response, sent.token):
-                continue
-            if response.is_success:
+            if response.is_success:  # never refused: the credentials' rule is about a 401
                 try:
                     return decode_json(response)
                 except APIResponseValidationError as exc:
                     await self._decide(call, exc, response, None)
                     continue
+            if await self._credentials.refused(call, response, token):
+                continue
             await self._read_error(call, response)
 
     async def _read_error(self, call: Call, response: httpx.Response) -> None:
@@ -186,7 +189,8 @@ class Sender:
         error = error_from_response(response, retry_after=retry_after, secrets=self._secrets())
         await self._decide(call, error, response, retry_after)
 
-    async def _take_permit(self, call: Call) -> _Sent:
+    async def _attempt(self, call: Call) -> _Sent:
+        """Take a permit, attach the credentials, send once: the answer or the error."""
         options = call.options
         max_wait = options.max_wait
         if isinstance(max_wait, Unset):
@@ -206,29 +210,33 @@ class Sender:
             permit.discard()
             raise
 
-    def _timeout_of(self, call: Call) -> httpx.Timeout | None:
-        return call.options.timeout or self._timeout
+    def _timeout_of(self, call: Call) -> tuple[httpx.Timeout, dict[str, float | None]]:
+        """The call's timeout and its request extension (the client's own, kept once made)."""
+        timeout = call.options.timeout or self._timeout or self._http.timeout
+        made, extension = self._timeouts
+        if timeout is not made:
+            extension = _timeout_extension(timeout)
+            if call.options.timeout is None:
+                self._timeouts = (timeout, extension)
+        return timeout, extension
 
-    def _deadline(self, call: Call) -> float | None:
-        """Seconds the whole answer may take once sent: the read timeout, counted once."""
-        timeout = self._timeout_of(call) or self._http.timeout
-        return timeout.read
-
-    def _build(self, call: Call, token: str | None) -> httpx.Request:
-        headers = {"Authorization": f"Bearer {token}"} if token is not None else None
-        timeout = self._timeout_of(call) or self._http.timeout
-        return self._http.build_request(
+    def _build(self, call: Call, token: str | None) -> tuple[httpx.Request, float | None]:
+        """The request, and the seconds its whole answer may take (the read timeout)."""
+        timeout, extension = self._timeout_of(call)
+        request = self._http.build_request(
             call.method,
             self._base_url + call.path,
             params=call.params,
             json=call.json,
-            headers=headers,
-            timeout=timeout_tuple(timeout),  # a tuple: httpx's or httpx2's client reads it
+            extensions={"timeout": extension},  # read by httpx's and httpx2's transports
         )
+        if token is not None:  # set on the built request: cheaper than merging headers
+            request.headers["Authorization"] = f"Bearer {token}"
+        return request, timeout.read
 
     async def _send_once(self, call: Call, permit: Permit, token: str | None) -> _Sent:
         try:
-            request = self._build(call, token)
+            request, deadline = self._build(call, token)
         except BaseException:
             permit.discard()  # it could not even be built: nothing was sent
             raise
@@ -237,7 +245,7 @@ class Sender:
         try:
             with call.span.attempt(call.attempt, permit.waited) as attempt:
                 response = await send_once(
-                    self._http, request, max_bytes=self._max_bytes, deadline=self._deadline(call)
+                    self._http, request, max_bytes=self._max_bytes, deadline=deadline
                 )
                 attempt.answered(response)
         except APIResponseValidationError:
@@ -245,20 +253,20 @@ class Sender:
             raise
         except errors.not_sent as exc:
             permit.discard()  # no connection, so nothing reached the server
-            return _Sent(None, transport_error(exc, request), token)
+            return None, transport_error(exc, request), token
         except errors.transport as exc:
             # It may have reached the server, and may yet be stamped there: the slot is
             # held for a grace period on top of the window.
             permit.abandon()
-            return _Sent(None, transport_error(exc, request), token)
+            return None, transport_error(exc, request), token
         except errors.decoding as exc:
             error = APIResponseValidationError(f"undecodable response ({type(exc).__name__})")
-            return _Sent(None, error, token)
+            return None, error, token
         permit.complete()
         headers = RateHeaders.from_raw(response.headers.raw)
         if headers is not None:
             await self._limiter.observe(headers)
-        return _Sent(response, None, token)
+        return response, None, token
 
     async def _decide(
         self,
