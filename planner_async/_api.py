@@ -10,7 +10,7 @@ who gives up hands over, and the next waiter sends the request again.
 
 What a flight costs on asyncio: one task (started eagerly on Python 3.12+, so an answer
 that needs no wait is in before :meth:`Flights.share` returns), one cancel scope to call
-it off, and a shielded wait on the task; no :class:`anyio.Event`.
+it off, and a future per waiter that the task's end resolves (no ``asyncio.shield``).
 """
 
 from __future__ import annotations
@@ -137,16 +137,29 @@ class Flights:
 
 
 async def _wait_task(flight: _Flight, task: asyncio.Task[None]) -> None:
-    """Wait for a detached flight; the last waiter to leave early calls it off."""
+    """Wait for a detached flight; the last waiter to leave early calls it off.
+
+    Each waiter waits on a future of its own that the task's end resolves: a waiter who
+    leaves cancels only that future, never the task the others wait for.
+    """
     if task.done():  # started eagerly and already answered: nothing to wait for
         return
+    woken = task.get_loop().create_future()
+
+    def wake(_: object) -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    task.add_done_callback(wake)
     flight.waiters += 1
     try:
-        await asyncio.shield(task)  # a waiter who leaves does not cancel it for the others
+        await woken
     finally:
         flight.waiters -= 1
-        if not flight.waiters and not task.done() and flight.scope is not None:
-            flight.scope.cancel()  # everyone left: do not spend a request for nobody
+        if not task.done():
+            task.remove_done_callback(wake)
+            if not flight.waiters and flight.scope is not None:
+                flight.scope.cancel()  # everyone left: do not spend a request for nobody
 
 
 async def _wait_event(flight: _Flight) -> None:
