@@ -121,7 +121,14 @@ class Permit:
     async def __aenter__(self) -> Permit:
         if self._state != _NEW:
             raise RuntimeError("a Permit can be entered only once")
-        self._slot, self.waited = await self._limiter._acquire(self._max_wait, self._lane)
+        limiter = self._limiter
+        # Fast path: honour a pending cancellation, but do not yield to the scheduler. The
+        # caller is about to send a request, which yields anyway.
+        await _backend.checkpoint_if_cancelled()
+        slot = limiter._take_now(self._lane)
+        if slot is None:
+            slot, self.waited = await limiter._wait(limiter._clock(), self._max_wait, self._lane)
+        self._slot = slot
         self._state = _HELD
         return self
 
@@ -277,16 +284,12 @@ class QuotaLimiter:
         interactive = len(self._queues["interactive"])
         return interactive if lane == "interactive" else interactive + len(self._queues["batch"])
 
-    async def _acquire(self, max_wait: float | None, lane: Lane) -> tuple[object, float]:
-        """Take a permit, waiting if needed; return its slot and the seconds waited."""
-        # Fast path: honour a pending cancellation, but do not yield to the scheduler. The
-        # caller is about to send a request, which yields anyway.
-        await _backend.checkpoint_if_cancelled()
-        if not self._ahead_of(lane):
-            slot = self._backend.take_now(lane)
-            if slot is not None:
-                return slot, 0.0
-        return await self._wait(self._clock(), max_wait, lane)
+    def _take_now(self, lane: Lane) -> object | None:
+        """A slot taken without waiting, when nobody waits ahead of ``lane``; else None."""
+        queues = self._queues
+        if queues["interactive"] or (lane == "batch" and queues["batch"]):
+            return None
+        return self._backend.take_now(lane)
 
     async def _wait(self, start: float, max_wait: float | None, lane: Lane) -> tuple[object, float]:
         deadline = _INF

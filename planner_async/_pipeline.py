@@ -10,7 +10,7 @@ and the 401 rule), wrapped by :class:`~planner_async._api.ApiCaller`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, Literal, Protocol
 
 import anyio
@@ -39,8 +39,8 @@ class Credentials(Protocol):
 
     label: Literal["api", "auth"]  # names the limiter in quota-wait hooks
 
-    async def token(self) -> str | None:
-        """The bearer token to send, or None; if this raises, nothing was sent."""
+    def token(self) -> Awaitable[str | None]:
+        """The bearer token to send, or None (awaited); if this raises, nothing was sent."""
 
     async def refused(self, call: Call, response: httpx.Response, token: str | None) -> bool:
         """True when ``response`` means: renew the credentials and resend at once."""
@@ -67,8 +67,9 @@ class TokenCredentials:
     def __init__(self, tokens: TokenManager) -> None:
         self.tokens = tokens
 
-    async def token(self) -> str | None:
-        return await self.tokens.token()
+    def token(self) -> Awaitable[str | None]:
+        """The manager's token (its own coroutine, not one more around it)."""
+        return self.tokens.token()
 
     async def refused(self, call: Call, response: httpx.Response, token: str | None) -> bool:
         """The 401 rule: an API call answered 401 renews its token and is resent, once.
