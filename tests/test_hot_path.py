@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -10,9 +11,12 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import attrs
+import httpx
 import pytest
 
 from planner_async import APITimeoutError, PlannerClient
+from planner_async.testing import FakePlanner
 
 from support import NO_WAIT, event_json
 
@@ -104,3 +108,52 @@ async def test_a_slow_body_within_the_timeout_is_read_whole(anyio_backend: Any) 
     chunk = len(body) // 4 + 1
     async with _server(body, gap=0.01, chunk=chunk) as url, _client(url, timeout=5) as client:
         assert 3 == (await client.events.get(3)).id
+
+
+# -- shared reads ---------------------------------------------------------------------------
+
+
+def _fake(latency: float) -> FakePlanner:
+    fake = FakePlanner(events=20, seed=3, rate_limits=[], auth_rate_limits=[])
+    fake.faults = attrs.evolve(fake.faults, latency=latency)
+    return fake
+
+
+def _fake_client(fake: FakePlanner) -> PlannerClient:
+    http = httpx.AsyncClient(transport=fake.transport())
+    return PlannerClient(
+        "demo", "demo-key", base_url=fake.base_url, http_client=http, rate_limits=[]
+    )
+
+
+@pytest.mark.backends("asyncio")
+async def test_a_shared_read_is_called_off_when_every_caller_has_left(anyio_backend: Any) -> None:
+    """Two identical gets that both give up leave no request running for nobody."""
+    fake = _fake(latency=0.0)
+    async with _fake_client(fake) as client:
+        await client.authenticate()
+        fake.faults = attrs.evolve(fake.faults, latency=0.3)
+        event_id = fake.visible_ids()[0]
+
+        async def impatient() -> None:
+            with anyio.move_on_after(0.05):
+                await client.events.get(event_id)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(impatient)
+            tg.start_soon(impatient)
+        await anyio.sleep(0.4)  # the request would have been answered by now
+        assert 1 == client.stats.coalesced
+    assert 0 == fake.stats.count("events.get", 200)
+
+
+@pytest.mark.backends("asyncio")
+async def test_sequential_reads_leave_no_task_behind(anyio_backend: Any) -> None:
+    """Each get's shared flight ends with it: no task outlives the calls."""
+    fake = _fake(latency=0.0)
+    async with _fake_client(fake) as client:
+        await client.authenticate()
+        before = len(asyncio.all_tasks())
+        for event_id in fake.visible_ids()[:5]:
+            assert event_id == (await client.events.get(event_id)).id
+        assert before == len(asyncio.all_tasks())
