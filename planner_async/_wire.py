@@ -74,10 +74,10 @@ def _fits(response: httpx.Response, max_bytes: int) -> bool:
     it; an encoded body (which may inflate) or one of unknown length is read by chunks.
     """
     headers = response.headers
-    if "content-encoding" in headers:
+    if headers.get_list("content-encoding"):  # get_list: no KeyError raised and caught
         return False
-    length = headers.get("content-length")
-    return length is not None and length.isdigit() and int(length) <= max_bytes
+    lengths = headers.get_list("content-length")
+    return len(lengths) == 1 and lengths[0].isdigit() and int(lengths[0]) <= max_bytes
 
 
 async def _read_by(response: httpx.Response, until: float, request: httpx.Request) -> None:
