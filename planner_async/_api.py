@@ -191,7 +191,10 @@ class ApiCaller:
         self._check()
         flights = self._flights
         if flights is None or method != "GET":
-            return await self._bounded(Call(method, path, params, None, options))
+            call = Call(method, path, params, None, options)
+            if options.deadline is None:
+                return await self.sender.send(call)
+            return await self._bounded(call)
         key = (path, tuple(sorted((k, str(v)) for k, v in params.items())) if params else ())
         deadline = options.deadline
         call = Call(method, path, params, None, options)

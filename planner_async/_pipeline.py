@@ -168,6 +168,7 @@ class Sender:
             return await self._attempts(call)
 
     async def _attempts(self, call: Call) -> Any:
+        """One attempt after another until an answer, or an error the policy calls final."""
         while True:
             response, error, token = await self._attempt(call)
             if response is None:
