@@ -24,7 +24,7 @@ from ._exceptions import APIResponseValidationError, PlannerError, error_from_re
 from ._hooks import Hooks, PauseDetails, QuotaWaitDetails
 from ._httpx import http_errors, timeout_tuple
 from ._limiter import Permit, QuotaLimiter
-from ._otel import Telemetry
+from ._otel import NO_CALL, Telemetry
 from ._quota import RateHeaders
 from ._retry import RetryDetails, parse_retry_after
 from ._wire import decode_json, send_once, transport_error
@@ -164,7 +164,10 @@ class Sender:
 
     async def send(self, call: Call) -> Any:
         """Run ``call`` to its JSON answer, retrying what the policy allows."""
-        with self._telemetry.call(call.method, call.path) as call.span:
+        span = self._telemetry.call(call.method, call.path)
+        if span is NO_CALL:  # no tracer provider: nothing to enter
+            return await self._attempts(call)
+        with span as call.span:
             return await self._attempts(call)
 
     async def _attempts(self, call: Call) -> Any:
@@ -201,16 +204,12 @@ class Sender:
         async with self._limiter.acquire(max_wait=max_wait, lane=lane) as permit:
             if permit.waited > 0:
                 self._hooks.quota_wait(QuotaWaitDetails(permit.waited, self._credentials.label))
-            token = await self._attach_token(permit)
+            try:
+                token = await self._credentials.token()
+            except BaseException:
+                permit.discard()  # no token: nothing was sent
+                raise
             return await self._send_once(call, permit, token)
-
-    async def _attach_token(self, permit: Permit) -> str | None:
-        """The credentials' token; if getting it fails, nothing was sent."""
-        try:
-            return await self._credentials.token()
-        except BaseException:
-            permit.discard()
-            raise
 
     def _timeout_of(self, call: Call) -> tuple[httpx.Timeout, dict[str, float | None]]:
         """The call's timeout and its request extension (the client's own, kept once made)."""
@@ -265,9 +264,10 @@ class Sender:
             error = APIResponseValidationError(f"undecodable response ({type(exc).__name__})")
             return None, error, token
         permit.complete()
-        headers = RateHeaders.from_raw(response.headers.raw)
-        if headers is not None:
-            await self._limiter.observe(headers)
+        if response.headers.get_list("x-rate-limit-remaining"):  # else nothing to adopt
+            headers = RateHeaders.from_raw(response.headers.raw)
+            if headers is not None:
+                await self._limiter.observe(headers)
         return response, None, token
 
     async def _decide(
