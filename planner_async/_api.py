@@ -10,7 +10,8 @@ who gives up hands over, and the next waiter sends the request again.
 
 What a flight costs on asyncio: one task (started eagerly on Python 3.12+, so an answer
 that needs no wait is in before :meth:`Flights.share` returns), one cancel scope to call
-it off, and a future per waiter that the task's end resolves (no ``asyncio.shield``).
+it off, and a future per waiter that the flight resolves as it lands (no ``asyncio.shield``,
+no done-callback round through the loop).
 """
 
 from __future__ import annotations
@@ -56,25 +57,26 @@ _start_task: Final = _task_starter()
 class _Flight:
     """One shared request: its task (asyncio) or event (trio), waiters and outcome."""
 
-    __slots__ = ("done", "error", "result", "scope", "task", "waiters")
+    __slots__ = ("done", "error", "result", "scope", "task", "waiters", "woken")
 
     def __init__(self) -> None:
         self.result: Any = None
         self.error: BaseException | None = _HANDED_OVER  # until it lands with an answer
         self.task: asyncio.Task[None] | None = None  # asyncio: the detached request
         self.scope: anyio.CancelScope | None = None  # ... and the scope that calls it off
+        self.woken: list[asyncio.Future[None]] = []  # ... and a future per waiter, resolved
         self.done: anyio.Event | None = None  # trio: set when the first caller's request ends
-        self.waiters = 0
+        self.waiters = 0  # waiters still waiting (asyncio)
 
 
 class Flights:
     """The reads in flight of one client and its views, by path and parameters."""
 
-    __slots__ = ("_flights", "_tasks", "saved")
+    __slots__ = ("_flights", "saved")
 
     def __init__(self) -> None:
+        # A flight holds its task (asyncio keeps tasks weakly) for as long as it is here.
         self._flights: dict[_Key, _Flight] = {}
-        self._tasks: set[asyncio.Task[None]] = set()  # asyncio holds tasks weakly
         self.saved = 0  # requests not sent because an identical one was in flight
 
     async def share(self, key: _Key, send: _Send, call: Call) -> Any:
@@ -99,11 +101,7 @@ class Flights:
     def _fly(self, key: _Key, send: _Send, call: Call) -> _Flight:
         """Start the request of a new flight in a task of its own (asyncio)."""
         flight = self._flights[key] = _Flight()
-        task = _start_task(asyncio.get_running_loop(), self._run(key, flight, send, call))
-        flight.task = task
-        if not task.done():
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        flight.task = _start_task(asyncio.get_running_loop(), self._run(key, flight, send, call))
         return flight
 
     async def _run(self, key: _Key, flight: _Flight, send: _Send, call: Call) -> None:
@@ -134,32 +132,28 @@ class Flights:
             del self._flights[key]
         if flight.done is not None:  # trio: followers wait on it
             flight.done.set()
+        for woken in flight.woken:  # asyncio: resolved from the task, not by a callback
+            if not woken.done():
+                woken.set_result(None)
 
 
 async def _wait_task(flight: _Flight, task: asyncio.Task[None]) -> None:
     """Wait for a detached flight; the last waiter to leave early calls it off.
 
-    Each waiter waits on a future of its own that the task's end resolves: a waiter who
-    leaves cancels only that future, never the task the others wait for.
+    Each waiter waits on a future of its own that the flight resolves as it lands: a
+    waiter who leaves cancels only that future, never the task the others wait for.
     """
     if task.done():  # started eagerly and already answered: nothing to wait for
         return
-    woken = task.get_loop().create_future()
-
-    def wake(_: object) -> None:
-        if not woken.done():
-            woken.set_result(None)
-
-    task.add_done_callback(wake)
+    woken: asyncio.Future[None] = task.get_loop().create_future()
+    flight.woken.append(woken)
     flight.waiters += 1
     try:
         await woken
     finally:
         flight.waiters -= 1
-        if not task.done():
-            task.remove_done_callback(wake)
-            if not flight.waiters and flight.scope is not None:
-                flight.scope.cancel()  # everyone left: do not spend a request for nobody
+        if not woken.done() and not flight.waiters and flight.scope is not None:
+            flight.scope.cancel()  # everyone left: do not spend a request for nobody
 
 
 async def _wait_event(flight: _Flight) -> None:
