@@ -152,7 +152,7 @@ async def _wait_task(flight: _Flight, task: asyncio.Task[None]) -> None:
         await woken
     finally:
         flight.waiters -= 1
-        if not woken.done() and not flight.waiters and flight.scope is not None:
+        if not task.done() and not flight.waiters and flight.scope is not None:
             flight.scope.cancel()  # everyone left: do not spend a request for nobody
 
 
