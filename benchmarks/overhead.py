@@ -19,7 +19,8 @@ Time is the process's CPU time (``time.process_time``: everything here is CPU, a
 processes on a shared machine do not count); rounds are interleaved and each variant keeps
 its fastest round.
 
-Run: ``.venv/bin/python benchmarks/overhead.py`` (about 70 seconds).
+Run: ``.venv/bin/python benchmarks/overhead.py`` (about 70 seconds); with ``--socket``, the
+sequential calls instead go over real sockets to a local server in another process.
 """
 
 from __future__ import annotations
@@ -74,10 +75,15 @@ def jwt() -> str:
     return f"{part({'alg': 'none'})}.{part({'sub': 'bench', 'exp': time.time() + 86400})}.sig"
 
 
-def transport(body: bytes, rate_headers: bool) -> httpx.MockTransport:
-    login = json.dumps(
+def login_body() -> bytes:
+    """The answer to a login: a token valid for a day."""
+    return json.dumps(
         {"userId": 1, "productId": 2, "email": "b@example.com", "token": jwt(), "refreshToken": "r"}
     ).encode()
+
+
+def transport(body: bytes, rate_headers: bool) -> httpx.MockTransport:
+    login = login_body()
     headers = [("Content-Type", "application/json"), *(RATE if rate_headers else [])]
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -133,18 +139,30 @@ def parse(data: dict[str, Any]) -> DataEvent:
 Call = Callable[[int], Awaitable[Any]]  # takes the offset of the event id to fetch
 
 
-def variants(body: bytes, rate_headers: bool) -> tuple[dict[str, Call], list[Any]]:
-    """The ways to get one event, each on its own httpx client over the same body."""
-    raw_http = httpx.AsyncClient(transport=transport(body, rate_headers))
-    url = f"{BASE}/api/v2/events/"
+def variants(
+    body: bytes, rate_headers: bool, server: str | None = None
+) -> tuple[dict[str, Call], list[Any]]:
+    """The ways to get one event, each on its own httpx client over the same body.
+
+    With ``server`` (a base URL), over real sockets to it instead of the mock transport.
+    """
+
+    def http_client() -> httpx.AsyncClient:
+        if server is not None:
+            return httpx.AsyncClient()
+        return httpx.AsyncClient(transport=transport(body, rate_headers))
+
+    base = server or BASE
+    raw_http = http_client()
+    url = f"{base}/api/v2/events/"
 
     async def raw(n: int = 0) -> Any:
         response = await raw_http.get(f"{url}{EVENT_ID + n}")
         return response.json()
 
-    ours_http = httpx.AsyncClient(transport=transport(body, rate_headers))
+    ours_http = http_client()
     client = PlannerClient(
-        "bench", "bench-key", base_url=BASE, http_client=ours_http, rate_limits=HIGH
+        "bench", "bench-key", base_url=base, http_client=ours_http, rate_limits=HIGH
     )
 
     async def ours(n: int = 0) -> Any:
@@ -155,7 +173,7 @@ def variants(body: bytes, rate_headers: bool) -> tuple[dict[str, Call], list[Any
     async def ours_alone(n: int = 0) -> Any:
         return await uncoalesced.events.get(EVENT_ID + n)
 
-    stack_http = httpx.AsyncClient(transport=transport(body, rate_headers))
+    stack_http = http_client()
     minute, hour, day = (AsyncLimiter(10**9, p) for p in (60, 3600, 86400))
 
     async def stack(n: int = 0) -> Any:
@@ -328,6 +346,75 @@ async def breakdown() -> None:
         await closer.aclose()
 
 
+SERVER = """
+import asyncio, sys
+event, login = bytes.fromhex(sys.argv[1]), bytes.fromhex(sys.argv[2])
+def answer(body):
+    head = b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n"
+    return head % len(body) + body
+async def serve(reader, writer):
+    try:
+        while True:
+            head = await reader.readuntil(b"\\r\\n\\r\\n")
+            length = 0
+            for line in head.split(b"\\r\\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            if length:
+                await reader.readexactly(length)
+            writer.write(answer(login if head.startswith(b"POST") else event))
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+def over_sockets() -> None:
+    """The same calls over real sockets to a local server in another process (its CPU is
+    not counted): the loop waits on I/O as it would in production."""
+    import subprocess
+
+    body = event_body()
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, body.hex(), login_body().hex()],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        asyncio.run(_socket_rounds(body, f"http://127.0.0.1:{port}"))
+    finally:
+        server.terminate()
+        server.wait()
+
+
+async def _socket_rounds(body: bytes, server: str) -> None:
+    calls, closers = variants(body, False, server=server)
+    for call in calls.values():  # warm up (and log in)
+        for _ in range(200):
+            await call(0)
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(ROUNDS["sequential"]):
+        for name, call in calls.items():
+            best[name] = min(best[name], await sequential(call))
+    print("\n## Over a local socket (sequential, no rate headers; client CPU only)\n")
+    print("| variant | CPU µs/call | vs raw |")
+    print("|---|---:|---:|")
+    for name, seconds in best.items():
+        print(f"| {name} | {seconds * 1e6:.1f} | {seconds / best['raw httpx']:.2f}× |")
+    for closer in closers:
+        await closer.aclose()
+
+
 if __name__ == "__main__":
+    if "--socket" in sys.argv:
+        over_sockets()
+        sys.exit()
     asyncio.run(main())
     asyncio.run(breakdown())
