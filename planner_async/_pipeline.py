@@ -229,7 +229,7 @@ class Sender:
             self._base_url + call.path,
             params=call.params,
             json=call.json,
-            extensions={"timeout": extension},  # read by httpx's and httpx2's transports
+            extensions={"timeout": dict(extension)},  # read by httpx's and httpx2's transports
         )
         if token is not None:  # set on the built request: cheaper than merging headers
             request.headers["Authorization"] = f"Bearer {token}"
