@@ -19,7 +19,7 @@ Time is the process's CPU time (``time.process_time``: everything here is CPU, a
 processes on a shared machine do not count); rounds are interleaved and each variant keeps
 its fastest round.
 
-Run: ``.venv/bin/python benchmarks/overhead.py`` (about 70 seconds); with ``--socket``, the
+Run: ``.venv/bin/python benchmarks/overhead.py`` (about 80 seconds); with ``--socket``, the
 sequential calls instead go over real sockets to a local server in another process.
 """
 
@@ -346,6 +346,77 @@ async def breakdown() -> None:
         await closer.aclose()
 
 
+async def floor() -> None:
+    """The layers of one call timed cumulatively, each row a whole call with one more layer.
+
+    A part timed alone (see :func:`breakdown`) runs hot in the caches; inside a call it
+    costs more, so this is the honest sum: what the client must do at least, then the rest.
+    """
+    from planner_async import _json
+    from planner_async._call import DEFAULT_OPTIONS
+    from planner_async._call import Call as ApiCall
+    from planner_async._serialization import structure_event
+    from planner_async._wire import send_once
+
+    calls, closers = variants(event_body(), False)
+    http, client = closers[1], closers[3]
+    uncoalesced = client.with_options(coalesce=False)
+    limiter, tokens = client._res.limiter, client._res.tokens
+    url = f"{BASE}/api/v2/events/{EVENT_ID}"
+    timeout = http.timeout.as_dict()
+
+    async def io(token: str = "t") -> Any:  # what any client must do: a token, a capped read
+        request = http.build_request("GET", url, extensions={"timeout": timeout})
+        request.headers["Authorization"] = f"Bearer {token}"
+        return _json.loads((await send_once(http, request, deadline=30.0)).content)
+
+    async def permit(_: int = 0) -> Any:
+        async with limiter.acquire(max_wait=None):
+            return await io()
+
+    async def token(_: int = 0) -> Any:
+        async with limiter.acquire(max_wait=None):
+            return await io(await tokens.token())
+
+    async def structured(_: int = 0) -> Any:
+        return structure_event(await token())
+
+    async def sender(_: int = 0) -> Any:
+        call = ApiCall("GET", f"/events/{EVENT_ID}", None, None, DEFAULT_OPTIONS)
+        return structure_event(await uncoalesced._api.sender.send(call))
+
+    async def plain(_: int = 0) -> Any:
+        return await io()
+
+    parts = {
+        "raw httpx get + .json()": calls["raw httpx"],
+        "the I/O: build (token header), send_once, json": plain,
+        "+ quota permit": permit,
+        "+ token()": token,
+        "+ structure_event = the floor": structured,
+        "Sender.send + structure (retry loop, telemetry, rate headers)": sender,
+        "events.get, coalesce=False (life cycle, checks)": calls["planner_async, coalesce=False"],
+        "events.get (default: coalescing flight)": calls["planner_async"],
+    }
+    for part in parts.values():
+        for _ in range(200):
+            await part(0)
+    best = dict.fromkeys(parts, float("inf"))
+    for _ in range(ROUNDS["sequential"]):
+        for name, part in parts.items():
+            best[name] = min(best[name], await sequential(part))
+    print("\n## The floor (sequential, no rate headers, layers added one by one)\n")
+    print("| layers, cumulative (each timed as a whole call) | CPU µs/call | vs raw | step |")
+    print("|---|---:|---:|---:|")
+    raw, previous = best["raw httpx get + .json()"], None
+    for name, seconds in best.items():
+        step = "" if previous is None else f"{(seconds - previous) * 1e6:+.1f}"
+        print(f"| {name} | {seconds * 1e6:.1f} | {seconds / raw:.2f}× | {step} |")
+        previous = seconds
+    for closer in closers:
+        await closer.aclose()
+
+
 SERVER = """
 import asyncio, sys
 event, login = bytes.fromhex(sys.argv[1]), bytes.fromhex(sys.argv[2])
@@ -418,3 +489,4 @@ if __name__ == "__main__":
         sys.exit()
     asyncio.run(main())
     asyncio.run(breakdown())
+    asyncio.run(floor())
