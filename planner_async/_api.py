@@ -45,10 +45,19 @@ _HANDED_OVER: Final = _HandedOver()  # a marker, never raised
 
 
 def _task_starter() -> Callable[[asyncio.AbstractEventLoop, Any], asyncio.Task[None]]:
-    """Start a task eagerly where asyncio can (3.12+): it runs until its first wait at once."""
-    if sys.version_info >= (3, 12):
-        return lambda loop, coro: asyncio.Task(coro, loop=loop, eager_start=True)
-    return lambda loop, coro: loop.create_task(coro)
+    """Start a task eagerly where asyncio can (3.12+): it runs until its first wait at once.
+
+    A loop with a task factory of its own gets ``create_task`` (the factory decides).
+    """
+    if sys.version_info < (3, 12):
+        return lambda loop, coro: loop.create_task(coro)
+
+    def start(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task[None]:
+        if loop.get_task_factory() is not None:
+            return loop.create_task(coro)
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+
+    return start
 
 
 _start_task: Final = _task_starter()
