@@ -4,16 +4,22 @@ Every API call of the events endpoints comes here; the :class:`~planner_async._p
 below does the rest. Identical concurrent reads (same path and parameters) share one
 request: the first caller's request is the *flight*, and the others wait for its answer
 or its error. A caller that gives up (its deadline, a cancel scope) leaves the flight to
-the others: on asyncio the flight runs in a task of its own and completes whoever leaves;
-trio has no detached tasks, so there the caller who gives up hands over, and the next
-waiter sends the request again.
+the others: on asyncio the flight runs in a task of its own and completes whoever leaves
+(called off when every caller has left); trio has no detached tasks, so there the caller
+who gives up hands over, and the next waiter sends the request again.
+
+What a flight costs on asyncio: one task (started eagerly on Python 3.12+, so an answer
+that needs no wait is in before :meth:`Flights.share` returns), one cancel scope to call
+it off, and a future per waiter that the flight resolves as it lands (no ``asyncio.shield``,
+no done-callback round through the loop).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import anyio
 
@@ -27,66 +33,100 @@ __all__ = ["ApiCaller", "Flights"]
 
 T = TypeVar("T")
 _Key = tuple[str, tuple[tuple[str, str], ...]]
+_Send = Callable[[Call], Awaitable[Any]]
+
+
+class _HandedOver(Exception):
+    """A flight ended without an answer for its waiters: one of them sends again."""
+
+
+_HANDED_OVER: Final = _HandedOver()  # a marker, never raised
+
+
+def _task_starter() -> Callable[[asyncio.AbstractEventLoop, Any], asyncio.Task[None]]:
+    """Start a task eagerly where asyncio can (3.12+): it runs until its first wait at once.
+
+    A loop with a task factory of its own gets ``create_task`` (the factory decides).
+    """
+    if sys.version_info < (3, 12):
+        return lambda loop, coro: loop.create_task(coro)
+
+    def start(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task[None]:
+        if loop.get_task_factory() is not None:
+            return loop.create_task(coro)
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+
+    return start
+
+
+_start_task: Final = _task_starter()
 
 
 class _Flight:
-    """One shared request: its waiters, their event and its outcome."""
+    """One shared request: its task (asyncio) or event (trio), waiters and outcome."""
 
-    __slots__ = ("done", "error", "result", "scope", "waiters")
+    __slots__ = ("done", "error", "result", "scope", "task", "waiters", "woken")
 
     def __init__(self) -> None:
-        self.done = anyio.Event()
         self.result: Any = None
-        self.error: BaseException | None = _HandedOver()  # until it lands with an answer
-        self.scope: anyio.CancelScope | None = None  # a detached flight's, to call it off
-        self.waiters = 0
+        self.error: BaseException | None = _HANDED_OVER  # until it lands with an answer
+        self.task: asyncio.Task[None] | None = None  # asyncio: the detached request
+        self.scope: anyio.CancelScope | None = None  # ... and the scope that calls it off
+        self.woken: list[asyncio.Future[None]] = []  # ... and a future per waiter, resolved
+        self.done: anyio.Event | None = None  # trio: set when the first caller's request ends
+        self.waiters = 0  # waiters still waiting (asyncio)
 
 
 class Flights:
     """The reads in flight of one client and its views, by path and parameters."""
 
-    __slots__ = ("_flights", "_tasks", "saved")
+    __slots__ = ("_flights", "saved")
 
     def __init__(self) -> None:
+        # A flight holds its task (asyncio keeps tasks weakly) for as long as it is here.
         self._flights: dict[_Key, _Flight] = {}
-        self._tasks: set[asyncio.Task[None]] = set()  # asyncio holds tasks weakly
         self.saved = 0  # requests not sent because an identical one was in flight
 
-    async def share(self, key: _Key, send: Callable[[], Awaitable[Any]]) -> Any:
-        """``await send()``'s answer, sharing one in flight under ``key``."""
+    async def share(self, key: _Key, send: _Send, call: Call) -> Any:
+        """``await send(call)``'s answer, sharing one in flight under ``key``."""
         while True:
             flight = self._flights.get(key)
             if flight is None:
                 if _backend.library_name() != "asyncio":
-                    return await self._lead_here(key, send)
-                flight = self._flights[key] = _Flight()
-                flight.scope = anyio.CancelScope()
-                task = asyncio.get_running_loop().create_task(self._fly(key, flight, send))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                    return await self._lead_here(key, send, call)
+                flight = self._fly(key, send, call)
             else:
                 self.saved += 1
-            await self._wait(flight)
+            if flight.task is not None:
+                await _wait_task(flight, flight.task)
+            else:
+                await _wait_event(flight)
             if flight.error is None:
                 return flight.result
-            if not isinstance(flight.error, _HandedOver):
+            if flight.error is not _HANDED_OVER:
                 raise flight.error
 
-    @staticmethod
-    async def _wait(flight: _Flight) -> None:
-        flight.waiters += 1
-        try:
-            await flight.done.wait()
-        finally:
-            flight.waiters -= 1
-            if not flight.waiters and not flight.done.is_set() and flight.scope is not None:
-                flight.scope.cancel()  # everyone left: do not spend a request for nobody
+    def _fly(self, key: _Key, send: _Send, call: Call) -> _Flight:
+        """Start the request of a new flight in a task of its own (asyncio)."""
+        flight = self._flights[key] = _Flight()
+        flight.task = _start_task(asyncio.get_running_loop(), self._run(key, flight, send, call))
+        return flight
 
-    async def _lead_here(self, key: _Key, send: Callable[[], Awaitable[Any]]) -> Any:
+    async def _run(self, key: _Key, flight: _Flight, send: _Send, call: Call) -> None:
+        try:
+            with anyio.CancelScope() as flight.scope:  # called off when every waiter has left
+                flight.result = await send(call)
+                flight.error = None
+        except Exception as exc:
+            flight.error = exc
+        finally:
+            self._land(key, flight)
+
+    async def _lead_here(self, key: _Key, send: _Send, call: Call) -> Any:
         """Without detached tasks (trio), the first caller sends the request itself."""
         flight = self._flights[key] = _Flight()
         try:
-            flight.result = await send()
+            flight.result = await send(call)
             flight.error = None
             return flight.result
         except Exception as exc:
@@ -95,25 +135,40 @@ class Flights:
         finally:
             self._land(key, flight)
 
-    async def _fly(self, key: _Key, flight: _Flight, send: Callable[[], Awaitable[Any]]) -> None:
-        assert flight.scope is not None
-        try:
-            with flight.scope:  # called off when every waiter has left
-                flight.result = await send()
-                flight.error = None
-        except Exception as exc:
-            flight.error = exc
-        finally:
-            self._land(key, flight)
-
     def _land(self, key: _Key, flight: _Flight) -> None:
         if self._flights.get(key) is flight:
             del self._flights[key]
-        flight.done.set()
+        if flight.done is not None:  # trio: followers wait on it
+            flight.done.set()
+        for woken in flight.woken:  # asyncio: resolved from the task, not by a callback
+            if not woken.done():
+                woken.set_result(None)
 
 
-class _HandedOver(Exception):
-    """A flight ended without an answer for its waiters: one of them sends again."""
+async def _wait_task(flight: _Flight, task: asyncio.Task[None]) -> None:
+    """Wait for a detached flight; the last waiter to leave early calls it off.
+
+    Each waiter waits on a future of its own that the flight resolves as it lands: a
+    waiter who leaves cancels only that future, never the task the others wait for.
+    """
+    if task.done():  # started eagerly and already answered: nothing to wait for
+        return
+    woken: asyncio.Future[None] = task.get_loop().create_future()
+    flight.woken.append(woken)
+    flight.waiters += 1
+    try:
+        await woken
+    finally:
+        flight.waiters -= 1
+        if not task.done() and not flight.waiters and flight.scope is not None:
+            flight.scope.cancel()  # everyone left: do not spend a request for nobody
+
+
+async def _wait_event(flight: _Flight) -> None:
+    """Wait for the first caller's own request (trio); it sets the event when it lands."""
+    if flight.done is None:
+        flight.done = anyio.Event()
+    await flight.done.wait()
 
 
 class ApiCaller:
@@ -138,14 +193,17 @@ class ApiCaller:
         self._check()
         flights = self._flights
         if flights is None or method != "GET":
-            return await self._bounded(Call(method, path, params, None, options))
-        key = (path, tuple(sorted((k, str(v)) for k, v in (params or {}).items())))
+            call = Call(method, path, params, None, options)
+            if options.deadline is None:
+                return await self.sender.send(call)
+            return await self._bounded(call)
+        key = (path, tuple(sorted((k, str(v)) for k, v in params.items())) if params else ())
         deadline = options.deadline
         call = Call(method, path, params, None, options)
         if deadline is None:
-            return await flights.share(key, lambda: self.sender.send(call))
+            return await flights.share(key, self.sender.send, call)
         with anyio.move_on_after(deadline):
-            return await flights.share(key, lambda: self.sender.send(call))
+            return await flights.share(key, self.sender.send, call)
         raise _deadline_error(method, path, deadline)
 
     async def _bounded(self, call: Call) -> Any:

@@ -53,9 +53,17 @@ def _resolve(library: str) -> _Pair:
 
 
 def current_time() -> float:
-    """:func:`anyio.current_time`, with the backend looked up once per library."""
-    library = library_name()
-    pair = _resolved.get(library) or _resolve(library)
+    """:func:`anyio.current_time`, with the backend looked up once per library.
+
+    On plain asyncio (what anyio's asyncio backend does too) the running loop's clock.
+    """
+    name = _thread_local.name or _library_var.get()
+    if name is None:
+        loop = _running_loop()
+        if loop is not None:
+            return loop.time()
+        name = sniffio.current_async_library()  # raises outside any event loop
+    pair = _resolved.get(name) or _resolve(name)
     return pair[0]()
 
 

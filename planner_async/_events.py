@@ -160,6 +160,10 @@ class Events:
         options = call_options(
             timeout=timeout, max_wait=max_wait, deadline=deadline, priority=priority
         )
+        if self._cache is None:  # the common path, without the cache's closures
+            pipeline = self._pipeline
+            data = await pipeline.api("GET", f"/events/{event_id}", options=options)
+            return pipeline.structured(structure_event, data)
         return await self._get(event_id, options)
 
     async def _get(self, event_id: int, options: CallOptions) -> Event:

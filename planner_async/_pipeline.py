@@ -10,11 +10,10 @@ and the 401 rule), wrapped by :class:`~planner_async._api.ApiCaller`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, Literal, Protocol
 
 import anyio
-import attrs
 import httpx
 
 from ._auth import TokenManager
@@ -25,7 +24,7 @@ from ._exceptions import APIResponseValidationError, PlannerError, error_from_re
 from ._hooks import Hooks, PauseDetails, QuotaWaitDetails
 from ._httpx import http_errors, timeout_tuple
 from ._limiter import Permit, QuotaLimiter
-from ._otel import Telemetry
+from ._otel import NO_CALL, Telemetry
 from ._quota import RateHeaders
 from ._retry import RetryDetails, parse_retry_after
 from ._wire import decode_json, send_once, transport_error
@@ -40,8 +39,8 @@ class Credentials(Protocol):
 
     label: Literal["api", "auth"]  # names the limiter in quota-wait hooks
 
-    async def token(self) -> str | None:
-        """The bearer token to send, or None; if this raises, nothing was sent."""
+    def token(self) -> Awaitable[str | None]:
+        """The bearer token to send, or None (awaited); if this raises, nothing was sent."""
 
     async def refused(self, call: Call, response: httpx.Response, token: str | None) -> bool:
         """True when ``response`` means: renew the credentials and resend at once."""
@@ -68,8 +67,9 @@ class TokenCredentials:
     def __init__(self, tokens: TokenManager) -> None:
         self.tokens = tokens
 
-    async def token(self) -> str | None:
-        return await self.tokens.token()
+    def token(self) -> Awaitable[str | None]:
+        """The manager's token (its own coroutine, not one more around it)."""
+        return self.tokens.token()
 
     async def refused(self, call: Call, response: httpx.Response, token: str | None) -> bool:
         """The 401 rule: an API call answered 401 renews its token and is resent, once.
@@ -89,13 +89,16 @@ class TokenCredentials:
         return True
 
 
-@attrs.define(slots=True)
-class _Sent:
-    """What one attempt brought back: a response, or the error that stood in for one."""
+_TIMEOUT_KEYS: Final = ("connect", "read", "write", "pool")
 
-    response: httpx.Response | None
-    error: PlannerError | None
-    token: str | None
+
+def _timeout_extension(timeout: httpx.Timeout) -> dict[str, float | None]:
+    """``timeout`` as the request extension httpx (or httpx2) hands its transport."""
+    return dict(zip(_TIMEOUT_KEYS, timeout_tuple(timeout), strict=True))
+
+
+_Sent = tuple[httpx.Response | None, PlannerError | None, str | None]
+"""What one attempt brought back: a response, or the error that stood in for one; the token."""
 
 
 class Sender:
@@ -119,6 +122,7 @@ class Sender:
         "_sleep",
         "_telemetry",
         "_timeout",
+        "_timeouts",
         "counts",
     )
 
@@ -145,6 +149,7 @@ class Sender:
         self._sleep = anyio.sleep if config.sleep is None else config.sleep
         self._secrets = secrets
         self._telemetry = Telemetry.create(config.base_url, lane=config.priority)
+        self._timeouts: tuple[httpx.Timeout | None, dict[str, float | None]] = (None, {})
         self.counts = counts
 
     @property
@@ -163,25 +168,28 @@ class Sender:
 
     async def send(self, call: Call) -> Any:
         """Run ``call`` to its JSON answer, retrying what the policy allows."""
-        with self._telemetry.call(call.method, call.path) as call.span:
+        span = self._telemetry.call(call.method, call.path)
+        if span is NO_CALL:  # no tracer provider: nothing to enter
+            return await self._attempts(call)
+        with span as call.span:
             return await self._attempts(call)
 
     async def _attempts(self, call: Call) -> Any:
+        """One attempt after another until an answer, or an error the policy calls final."""
         while True:
-            sent = await self._take_permit(call)
-            response = sent.response
+            response, error, token = await self._attempt(call)
             if response is None:
-                assert sent.error is not None
-                await self._decide(call, sent.error, None, None)
+                assert error is not None
+                await self._decide(call, error, None, None)
                 continue
-            if await self._credentials.refused(call, response, sent.token):
-                continue
-            if response.is_success:
+            if response.is_success:  # never refused: the credentials' rule is about a 401
                 try:
                     return decode_json(response)
                 except APIResponseValidationError as exc:
                     await self._decide(call, exc, response, None)
                     continue
+            if await self._credentials.refused(call, response, token):
+                continue
             await self._read_error(call, response)
 
     async def _read_error(self, call: Call, response: httpx.Response) -> None:
@@ -190,7 +198,8 @@ class Sender:
         error = error_from_response(response, retry_after=retry_after, secrets=self._secrets())
         await self._decide(call, error, response, retry_after)
 
-    async def _take_permit(self, call: Call) -> _Sent:
+    async def _attempt(self, call: Call) -> _Sent:
+        """Take a permit, attach the credentials, send once: the answer or the error."""
         options = call.options
         max_wait = options.max_wait
         if isinstance(max_wait, Unset):
@@ -199,40 +208,40 @@ class Sender:
         async with self._limiter.acquire(max_wait=max_wait, lane=lane) as permit:
             if permit.waited > 0:
                 self._hooks.quota_wait(QuotaWaitDetails(permit.waited, self._credentials.label))
-            token = await self._attach_token(permit)
+            try:
+                token = await self._credentials.token()
+            except BaseException:
+                permit.discard()  # no token: nothing was sent
+                raise
             return await self._send_once(call, permit, token)
 
-    async def _attach_token(self, permit: Permit) -> str | None:
-        """The credentials' token; if getting it fails, nothing was sent."""
-        try:
-            return await self._credentials.token()
-        except BaseException:
-            permit.discard()
-            raise
+    def _timeout_of(self, call: Call) -> tuple[httpx.Timeout, dict[str, float | None]]:
+        """The call's timeout and its request extension (the client's own, kept once made)."""
+        timeout = call.options.timeout or self._timeout or self._http.timeout
+        made, extension = self._timeouts
+        if timeout is not made:
+            extension = _timeout_extension(timeout)
+            if call.options.timeout is None:
+                self._timeouts = (timeout, extension)
+        return timeout, extension
 
-    def _timeout_of(self, call: Call) -> httpx.Timeout | None:
-        return call.options.timeout or self._timeout
-
-    def _deadline(self, call: Call) -> float | None:
-        """Seconds the whole answer may take once sent: the read timeout, counted once."""
-        timeout = self._timeout_of(call) or self._http.timeout
-        return timeout.read
-
-    def _build(self, call: Call, token: str | None) -> httpx.Request:
-        headers = {"Authorization": f"Bearer {token}"} if token is not None else None
-        timeout = self._timeout_of(call) or self._http.timeout
-        return self._http.build_request(
+    def _build(self, call: Call, token: str | None) -> tuple[httpx.Request, float | None]:
+        """The request, and the seconds its whole answer may take (the read timeout)."""
+        timeout, extension = self._timeout_of(call)
+        request = self._http.build_request(
             call.method,
             self._base_url + call.path,
             params=call.params,
             json=call.json,
-            headers=headers,
-            timeout=timeout_tuple(timeout),  # a tuple: httpx's or httpx2's client reads it
+            extensions={"timeout": dict(extension)},  # read by httpx's and httpx2's transports
         )
+        if token is not None:  # set on the built request: cheaper than merging headers
+            request.headers["Authorization"] = f"Bearer {token}"
+        return request, timeout.read
 
     async def _send_once(self, call: Call, permit: Permit, token: str | None) -> _Sent:
         try:
-            request = self._build(call, token)
+            request, deadline = self._build(call, token)
         except BaseException:
             permit.discard()  # it could not even be built: nothing was sent
             raise
@@ -241,7 +250,7 @@ class Sender:
         try:
             with call.span.attempt(call.attempt, permit.waited) as attempt:
                 response = await send_once(
-                    self._http, request, max_bytes=self._max_bytes, deadline=self._deadline(call)
+                    self._http, request, max_bytes=self._max_bytes, deadline=deadline
                 )
                 attempt.answered(response)
         except APIResponseValidationError:
@@ -249,20 +258,21 @@ class Sender:
             raise
         except errors.not_sent as exc:
             permit.discard()  # no connection, so nothing reached the server
-            return _Sent(None, transport_error(exc, request), token)
+            return None, transport_error(exc, request), token
         except errors.transport as exc:
             # It may have reached the server, and may yet be stamped there: the slot is
             # held for a grace period on top of the window.
             permit.abandon()
-            return _Sent(None, transport_error(exc, request), token)
+            return None, transport_error(exc, request), token
         except errors.decoding as exc:
             error = APIResponseValidationError(f"undecodable response ({type(exc).__name__})")
-            return _Sent(None, error, token)
+            return None, error, token
         permit.complete()
-        headers = RateHeaders.from_raw(response.headers.raw)
-        if headers is not None:
-            await self._limiter.observe(headers, since=permit.taken_at)
-        return _Sent(response, None, token)
+        if response.headers.get_list("x-rate-limit-remaining"):  # else nothing to adopt
+            headers = RateHeaders.from_raw(response.headers.raw)
+            if headers is not None:
+                await self._limiter.observe(headers, since=permit.taken_at)
+        return response, None, token
 
     async def _decide(
         self,

@@ -5,14 +5,15 @@ Nothing here retries, counts quota or knows about tokens; :mod:`._pipeline` does
 
 from __future__ import annotations
 
+import asyncio
 import math
-import time
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Final
 
 import anyio
 import httpx
 
-from . import _json
+from . import _backend, _json
 from ._exceptions import APIConnectionError, APIResponseValidationError, APITimeoutError
 from ._httpx import http_errors
 
@@ -46,7 +47,7 @@ async def send_once(
     trickling a byte at a time cannot outlast it (each read is also bounded by the read
     timeout). Other transport errors propagate as httpx's.
     """
-    started = time.monotonic()
+    started = _backend.current_time()
     response = await http.send(request, stream=True, follow_redirects=False)
     try:
         if _fits(response, max_bytes):  # the common case: a known, small, plain body
@@ -72,25 +73,86 @@ def _fits(response: httpx.Response, max_bytes: int) -> bool:
     it; an encoded body (which may inflate) or one of unknown length is read by chunks.
     """
     headers = response.headers
-    if "content-encoding" in headers:
+    if headers.get_list("content-encoding"):  # get_list: no KeyError raised and caught
         return False
-    length = headers.get("content-length")
-    return length is not None and length.isdigit() and int(length) <= max_bytes
+    lengths = headers.get_list("content-length")
+    return len(lengths) == 1 and lengths[0].isdigit() and int(lengths[0]) <= max_bytes
 
 
 async def _read_by(response: httpx.Response, until: float, request: httpx.Request) -> None:
-    """``response.aread()``, done by ``until`` (monotonic) or ``httpx.ReadTimeout``.
+    """``response.aread()``, done by ``until`` (the event loop's clock) or ``httpx.ReadTimeout``.
 
     A body of declared length can still trickle in a byte at a time; the read timeout
-    bounds each read, this bounds them all together.
+    bounds each read, this bounds them all together. On asyncio a body already at hand
+    (buffered with the headers) is read without setting a timer at all: only a read that
+    has to wait runs under an ``asyncio.timeout`` (a timer, not a scope, so it may start
+    after the read did). trio's cancel scopes nest strictly: there the read runs in one.
     """
     if until == math.inf:
         await response.aread()
         return
-    with anyio.move_on_after(until - time.monotonic()) as scope:
-        await response.aread()
-    if scope.cancelled_caught:
-        raise httpx.ReadTimeout("the answer was still arriving at its deadline", request=request)
+    if _backend.library_name() != "asyncio":
+        with anyio.move_on_after(until - _backend.current_time()) as scope:
+            await response.aread()
+        if scope.cancelled_caught:
+            raise _late(request)
+        return
+    reading = _Reading(response.aread())
+    if reading.done:
+        return
+    timer = asyncio.timeout(until - _backend.current_time())
+    try:
+        async with timer:
+            await reading
+    except TimeoutError:
+        if timer.expired():
+            raise _late(request) from None
+        raise  # not ours: a timeout inside the read
+
+
+def _late(request: httpx.Request) -> httpx.ReadTimeout:
+    return httpx.ReadTimeout("the answer was still arriving at its deadline", request=request)
+
+
+class _Reading:
+    """A coroutine stepped once at once: ``done`` if it finished without waiting.
+
+    Awaiting it goes on from where the first step stopped (its first wait is passed to
+    the event loop as is, then the coroutine is delegated to), so the caller can decide
+    between the two, e.g. set a timer only for a read that has to wait.
+    """
+
+    __slots__ = ("_coro", "_waiting_on", "done")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._coro = coro
+        try:
+            self._waiting_on = coro.send(None)
+        except StopIteration:
+            self._waiting_on = None
+            self.done = True
+        else:
+            self.done = False
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, waiting_on = self._coro, self._waiting_on
+        while not self.done:  # ``yield from coro``, resumed after its first step
+            try:
+                sent = yield waiting_on
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancelled while it waited: the coroutine hears it
+                waiting_on = self._step(coro.throw, exc)
+            else:
+                waiting_on = self._step(coro.send, sent)
+
+    def _step(self, step: Callable[[Any], Any], value: Any) -> Any:
+        try:
+            return step(value)
+        except StopIteration:
+            self.done = True
+            return None
 
 
 def _until(started: float, deadline: float | None) -> float:
@@ -104,7 +166,7 @@ async def _read_capped(
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
-        if time.monotonic() > until:
+        if _backend.current_time() > until:
             raise httpx.ReadTimeout(
                 "the answer was still arriving at its deadline", request=request
             )

@@ -254,6 +254,7 @@ async def test_every_caller_gets_the_same_typed_error() -> None:
     fake = _fake(rate_limits=[])
     async with _client(fake, rate_limits=[]) as client:
         await client.authenticate()
+        fake.faults = attrs.evolve(fake.faults, latency=0.05)  # so the calls overlap
         outcomes: list[str] = []
 
         async def get() -> None:
