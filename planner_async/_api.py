@@ -2,28 +2,18 @@
 
 Every API call of the events endpoints comes here; the :class:`~planner_async._pipeline.Sender`
 below does the rest. Identical concurrent reads (same path and parameters) share one
-request: the first caller's request is the *flight*, and the others wait for its answer
-or its error. A caller that gives up (its deadline, a cancel scope) leaves the flight to
-the others: on asyncio the flight runs in a task of its own and completes whoever leaves
-(called off when every caller has left); trio has no detached tasks, so there the caller
-who gives up hands over, and the next waiter sends the request again.
-
-What a flight costs on asyncio: one task (started eagerly on Python 3.12+, so an answer
-that needs no wait is in before :meth:`Flights.share` returns), one cancel scope to call
-it off, and a future per waiter that the flight resolves as it lands (no ``asyncio.shield``,
-no done-callback round through the loop).
+request: the first caller sends it (:class:`Flights`), the others wait for its answer or
+its error. A caller who gives up leaves the request to the others: the first caller's
+request runs shielded while anyone waits for it, on asyncio and trio alike.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, TypeVar
 
 import anyio
 
-from . import _backend
 from ._call import DEFAULT_OPTIONS, Call, CallOptions
 from ._exceptions import APIResponseValidationError, DeadlineExceededError
 from ._pipeline import Sender
@@ -32,7 +22,7 @@ from ._serialization import describe_structure_error
 __all__ = ["ApiCaller", "Flights"]
 
 T = TypeVar("T")
-_Key = tuple[str, tuple[tuple[str, str], ...]]
+_Key = tuple[str, str, tuple[tuple[str, str], ...]]  # lane, path, parameters
 _Send = Callable[[Call], Awaitable[Any]]
 
 
@@ -43,47 +33,32 @@ class _HandedOver(Exception):
 _HANDED_OVER: Final = _HandedOver()  # a marker, never raised
 
 
-def _task_starter() -> Callable[[asyncio.AbstractEventLoop, Any], asyncio.Task[None]]:
-    """Start a task eagerly where asyncio can (3.12+): it runs until its first wait at once.
-
-    A loop with a task factory of its own gets ``create_task`` (the factory decides).
-    """
-    if sys.version_info < (3, 12):
-        return lambda loop, coro: loop.create_task(coro)
-
-    def start(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task[None]:
-        if loop.get_task_factory() is not None:
-            return loop.create_task(coro)
-        return asyncio.Task(coro, loop=loop, eager_start=True)
-
-    return start
-
-
-_start_task: Final = _task_starter()
-
-
 class _Flight:
-    """One shared request: its task (asyncio) or event (trio), waiters and outcome."""
+    """One shared request: the first caller's scope, its followers, and the outcome."""
 
-    __slots__ = ("done", "error", "result", "scope", "task", "waiters", "woken")
+    __slots__ = ("done", "error", "followers", "result", "scope")
 
-    def __init__(self) -> None:
+    def __init__(self, scope: anyio.CancelScope) -> None:
+        self.scope = scope  # shielded while followers wait: the leader cannot leave them
         self.result: Any = None
         self.error: BaseException | None = _HANDED_OVER  # until it lands with an answer
-        self.task: asyncio.Task[None] | None = None  # asyncio: the detached request
-        self.scope: anyio.CancelScope | None = None  # ... and the scope that calls it off
-        self.woken: list[asyncio.Future[None]] = []  # ... and a future per waiter, resolved
-        self.done: anyio.Event | None = None  # trio: set when the first caller's request ends
-        self.waiters = 0  # waiters still waiting (asyncio)
+        self.done: anyio.Event | None = None  # made by the first follower
+        self.followers = 0
 
 
 class Flights:
-    """The reads in flight of one client and its views, by path and parameters."""
+    """The reads in flight of one client and its views, by path and parameters.
+
+    The first caller of a read sends it in its own task, inside a cancel scope that is
+    shielded while others wait for the same answer (the token flight's rule): if the
+    first caller gives up then, it stays until the answer is in, hands it over and only
+    then leaves; if nobody waits, it leaves at once and the request is called off. A
+    read's cost when nobody shares it is one cancel scope.
+    """
 
     __slots__ = ("_flights", "saved")
 
     def __init__(self) -> None:
-        # A flight holds its task (asyncio keeps tasks weakly) for as long as it is here.
         self._flights: dict[_Key, _Flight] = {}
         self.saved = 0  # requests not sent because an identical one was in flight
 
@@ -92,83 +67,44 @@ class Flights:
         while True:
             flight = self._flights.get(key)
             if flight is None:
-                if _backend.library_name() != "asyncio":
-                    return await self._lead_here(key, send, call)
-                flight = self._fly(key, send, call)
-            else:
-                self.saved += 1
-            if flight.task is not None:
-                await _wait_task(flight, flight.task)
-            else:
-                await _wait_event(flight)
+                return await self._lead(key, send, call)
+            self.saved += 1
+            await _follow(flight)
             if flight.error is None:
                 return flight.result
             if flight.error is not _HANDED_OVER:
                 raise flight.error
+            self.saved -= 1  # its leader left without an answer: lead again
 
-    def _fly(self, key: _Key, send: _Send, call: Call) -> _Flight:
-        """Start the request of a new flight in a task of its own (asyncio)."""
-        flight = self._flights[key] = _Flight()
-        flight.task = _start_task(asyncio.get_running_loop(), self._run(key, flight, send, call))
-        return flight
-
-    async def _run(self, key: _Key, flight: _Flight, send: _Send, call: Call) -> None:
-        try:
-            with anyio.CancelScope() as flight.scope:  # called off when every waiter has left
+    async def _lead(self, key: _Key, send: _Send, call: Call) -> Any:
+        with anyio.CancelScope() as scope:
+            flight = self._flights[key] = _Flight(scope)
+            try:
                 flight.result = await send(call)
                 flight.error = None
-        except Exception as exc:
-            flight.error = exc
-        finally:
-            self._land(key, flight)
-
-    async def _lead_here(self, key: _Key, send: _Send, call: Call) -> Any:
-        """Without detached tasks (trio), the first caller sends the request itself."""
-        flight = self._flights[key] = _Flight()
-        try:
-            flight.result = await send(call)
-            flight.error = None
-            return flight.result
-        except Exception as exc:
-            flight.error = exc
-            raise
-        finally:
-            self._land(key, flight)
-
-    def _land(self, key: _Key, flight: _Flight) -> None:
-        if self._flights.get(key) is flight:
-            del self._flights[key]
-        if flight.done is not None:  # trio: followers wait on it
-            flight.done.set()
-        for woken in flight.woken:  # asyncio: resolved from the task, not by a callback
-            if not woken.done():
-                woken.set_result(None)
+                return flight.result
+            except Exception as exc:
+                flight.error = exc
+                raise
+            finally:
+                if self._flights.get(key) is flight:
+                    del self._flights[key]
+                if flight.done is not None:
+                    flight.done.set()
 
 
-async def _wait_task(flight: _Flight, task: asyncio.Task[None]) -> None:
-    """Wait for a detached flight; the last waiter to leave early calls it off.
-
-    Each waiter waits on a future of its own that the flight resolves as it lands: a
-    waiter who leaves cancels only that future, never the task the others wait for.
-    """
-    if task.done():  # started eagerly and already answered: nothing to wait for
-        return
-    woken: asyncio.Future[None] = task.get_loop().create_future()
-    flight.woken.append(woken)
-    flight.waiters += 1
-    try:
-        await woken
-    finally:
-        flight.waiters -= 1
-        if not task.done() and not flight.waiters and flight.scope is not None:
-            flight.scope.cancel()  # everyone left: do not spend a request for nobody
-
-
-async def _wait_event(flight: _Flight) -> None:
-    """Wait for the first caller's own request (trio); it sets the event when it lands."""
+async def _follow(flight: _Flight) -> None:
+    """Wait for the leader's answer; while anyone waits, the leader is shielded."""
     if flight.done is None:
         flight.done = anyio.Event()
-    await flight.done.wait()
+    flight.followers += 1
+    flight.scope.shield = True
+    try:
+        await flight.done.wait()
+    finally:
+        flight.followers -= 1
+        if not flight.followers:
+            flight.scope.shield = False  # nobody waits: the leader may leave again
 
 
 class ApiCaller:
@@ -197,7 +133,9 @@ class ApiCaller:
             if options.deadline is None:
                 return await self.sender.send(call)
             return await self._bounded(call)
-        key = (path, tuple(sorted((k, str(v)) for k, v in params.items())) if params else ())
+        # Per lane: an interactive caller never waits behind a batch caller's request.
+        lane = options.priority or self.sender.priority
+        key = (lane, path, tuple(sorted((k, str(v)) for k, v in params.items())) if params else ())
         deadline = options.deadline
         call = Call(method, path, params, None, options)
         if deadline is None:

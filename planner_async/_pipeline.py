@@ -23,6 +23,7 @@ from ._config import ClientConfig
 from ._exceptions import APIResponseValidationError, PlannerError, error_from_response
 from ._hooks import Hooks, PauseDetails, QuotaWaitDetails
 from ._httpx import http_errors, timeout_tuple
+from ._lanes import Lane
 from ._limiter import Permit, QuotaLimiter
 from ._otel import NO_CALL, Telemetry
 from ._quota import RateHeaders
@@ -156,6 +157,11 @@ class Sender:
     def limiter(self) -> QuotaLimiter:
         """The limiter this sender takes its permits from."""
         return self._limiter
+
+    @property
+    def priority(self) -> Lane:
+        """The lane of this sender's calls when a call does not say."""
+        return self._priority
 
     @property
     def hooks(self) -> Hooks:
