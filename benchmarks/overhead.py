@@ -214,6 +214,18 @@ async def sequential(call: Call) -> float:
     return (time.process_time() - start) / CALLS
 
 
+async def best_of(parts: dict[str, Any]) -> dict[str, float]:
+    """Each part warmed up, then its best sequential round, rounds interleaved."""
+    for part in parts.values():
+        for _ in range(200):
+            await part(0)
+    best = dict.fromkeys(parts, float("inf"))
+    for _ in range(ROUNDS["sequential"]):
+        for name, part in parts.items():
+            best[name] = min(best[name], await sequential(part))
+    return best
+
+
 async def concurrent(call: Call) -> float:
     async def worker(n: int) -> None:
         for _ in range(PER_TASK):
@@ -329,13 +341,7 @@ async def breakdown() -> None:
         "+ events.get (checks, structure; coalesce=False)": no_coalesce,
         "full events.get (coalescing on, the default)": calls["planner_async"],
     }
-    for part in parts.values():
-        for _ in range(200):
-            await part(0)
-    best = dict.fromkeys(parts, float("inf"))
-    for _ in range(ROUNDS["sequential"]):
-        for name, part in parts.items():
-            best[name] = min(best[name], await sequential(part))
+    best = await best_of(parts)
     print("\n## Where the time goes (sequential, no rate headers, each part alone)\n")
     print("| part | CPU µs/call | vs raw |")
     print("|---|---:|---:|")
@@ -398,13 +404,7 @@ async def floor() -> None:
         "events.get, coalesce=False (life cycle, checks)": calls["planner_async, coalesce=False"],
         "events.get (default: coalescing flight)": calls["planner_async"],
     }
-    for part in parts.values():
-        for _ in range(200):
-            await part(0)
-    best = dict.fromkeys(parts, float("inf"))
-    for _ in range(ROUNDS["sequential"]):
-        for name, part in parts.items():
-            best[name] = min(best[name], await sequential(part))
+    best = await best_of(parts)
     print("\n## The floor (sequential, no rate headers, layers added one by one)\n")
     print("| layers, cumulative (each timed as a whole call) | CPU µs/call | vs raw | step |")
     print("|---|---:|---:|---:|")

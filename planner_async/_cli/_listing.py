@@ -9,6 +9,7 @@ from .._client import PlannerClient
 from .._models import EventPage
 from ._formats import EventWriter
 from ._progress import Tally
+from ._usage import listing_arguments
 
 __all__ = ["copy_events", "first_page"]
 
@@ -33,16 +34,7 @@ async def copy_events(
     client: PlannerClient, args: argparse.Namespace, writer: EventWriter, tally: Tally
 ) -> None:
     """Page through the listing, writing each event and counting pages for the display."""
-    listing = client.events.list(
-        start=args.start,
-        end=args.end,
-        query=args.query,
-        categories=args.categories,
-        country=args.country,
-        updated_since=args.updated_since,
-        sort=args.sort,
-        page_size=args.page_size,
-    )
+    listing = client.events.list(**listing_arguments(args))
     pages = listing.pages()
     previous: frozenset[int] = frozenset()
     try:

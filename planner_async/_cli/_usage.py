@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 from .._params import list_params
 from ._formats import check_format
@@ -24,6 +25,20 @@ EXIT_USAGE = 2
 
 class UsageError(Exception):
     """The command line asks for something that cannot be done: exit code 2, one line."""
+
+
+def listing_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``events.list`` keywords the command line gives."""
+    return {
+        "start": args.start,
+        "end": args.end,
+        "query": args.query,
+        "categories": args.categories,
+        "country": args.country,
+        "updated_since": args.updated_since,
+        "sort": args.sort,
+        "page_size": args.page_size,
+    }
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -47,16 +62,7 @@ def _check_events(args: argparse.Namespace) -> None:
         raise UsageError("--limit must be at least 1")
     try:
         check_format(args.format)  # e.g. ics without icalendar
-        list_params(
-            start=args.start,
-            end=args.end,
-            query=args.query,
-            categories=args.categories,
-            country=args.country,
-            updated_since=args.updated_since,
-            sort=args.sort,
-            page_size=args.page_size,
-        )
+        list_params(**listing_arguments(args))
     except (TypeError, ValueError) as exc:  # the library's own check of these arguments
         raise UsageError(str(exc)) from None
 
