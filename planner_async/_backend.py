@@ -10,9 +10,9 @@ a running asyncio loop) and keep each library's backend functions after the firs
 
 from __future__ import annotations
 
-import asyncio
+import sys
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Any, Final
 
 import anyio
 import anyio.lowlevel
@@ -23,13 +23,20 @@ try:
 except ImportError:  # pragma: no cover - anyio moved its internals
     get_async_backend = None  # type: ignore[assignment]
 
-__all__ = ["checkpoint_if_cancelled", "current_time", "library_name"]
+__all__ = ["checkpoint_if_cancelled", "current_time", "library_name", "running_loop"]
 
 _Pair = tuple[Callable[[], float], Callable[[], Awaitable[None]]]
 _resolved: dict[str, _Pair] = {}
 _thread_local: Final = sniffio.thread_local
 _library_var: Final = sniffio.current_async_library_cvar
-_running_loop: Final = asyncio._get_running_loop
+_modules: Final = sys.modules
+
+
+def running_loop() -> Any:
+    """The running asyncio loop, or None: without importing asyncio when nobody has (so
+    ``import planner_async`` does not pay for it; no asyncio loop can run without it)."""
+    asyncio = _modules.get("asyncio")
+    return None if asyncio is None else asyncio._get_running_loop()
 
 
 def library_name() -> str:
@@ -37,7 +44,7 @@ def library_name() -> str:
     name = _thread_local.name or _library_var.get()
     if name is not None:
         return name
-    if _running_loop() is not None:
+    if running_loop() is not None:
         return "asyncio"
     return sniffio.current_async_library()  # raises outside any event loop
 
@@ -59,9 +66,9 @@ def current_time() -> float:
     """
     name = _thread_local.name or _library_var.get()
     if name is None:
-        loop = _running_loop()
+        loop = running_loop()
         if loop is not None:
-            return loop.time()
+            return float(loop.time())
         name = sniffio.current_async_library()  # raises outside any event loop
     pair = _resolved.get(name) or _resolve(name)
     return pair[0]()

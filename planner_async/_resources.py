@@ -9,13 +9,13 @@ its ``with_options`` views hold the same :class:`Resources`, hence the same
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio.lowlevel
 import httpx
 
+from . import _backend
 from ._api import ApiCaller, Flights
 from ._auth import TokenManager
 from ._cache import AnswerCache, MemoryAnswerCache
@@ -37,7 +37,7 @@ __all__ = ["LifeCycle", "Resources", "build"]
 
 def _loop_identity() -> object:
     """The running event loop (asyncio) or trio token: what a client is bound to."""
-    loop = asyncio._get_running_loop()  # cheap, and None outside asyncio
+    loop = _backend.running_loop()  # cheap, and None outside asyncio
     if loop is not None:
         return loop
     return anyio.lowlevel.current_token().native_token

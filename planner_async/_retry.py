@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 
 import attrs
 
@@ -46,6 +45,8 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
+        from email.utils import parsedate_to_datetime  # an HTTP date: rare, and costly to import
+
         try:
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):

@@ -5,7 +5,6 @@ Nothing here retries, counts quota or knows about tokens; :mod:`._pipeline` does
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Final
@@ -100,6 +99,8 @@ async def _read_by(response: httpx.Response, until: float, request: httpx.Reques
     reading = _Reading(response.aread())
     if reading.done:
         return
+    import asyncio  # imported by now: an asyncio loop is running
+
     timer = asyncio.timeout(until - _backend.current_time())
     try:
         async with timer:

@@ -54,9 +54,11 @@ def test_unknown_attribute_is_an_attribute_error():
 
 
 def test_import_leaves_the_wings_and_metadata_unloaded():
-    """``import planner_async`` loads no pydantic, FastAPI, CLI, cryptography, nor the converter."""
+    """``import planner_async`` loads no pydantic, FastAPI, CLI, cryptography, converter,
+    blocking client, nor asyncio itself (a program on trio never pays for it)."""
     wings = ["pydantic", "fastapi", "planner_async._cli", "cryptography", "redis"]
-    wings += ["planner_async._converter", "planner_async._schema"]
+    wings += ["planner_async._converter", "planner_async._schema", "planner_async._blocking"]
+    wings += ["asyncio", "importlib.metadata"]
     code = f"import sys, planner_async; print([m for m in {wings!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "[]" == out.stdout.strip()
