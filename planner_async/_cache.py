@@ -28,6 +28,8 @@ from typing import Any, Protocol, TypeVar
 
 from cachetools import TLRUCache
 
+from ._checks import check_int
+
 __all__ = [
     "AnswerCache",
     "MemoryAnswerCache",
@@ -89,8 +91,7 @@ class MemoryAnswerCache:
     def __init__(
         self, maxsize: int = DEFAULT_MAXSIZE, *, timer: Callable[[], float] = time.monotonic
     ) -> None:
-        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
-            raise ValueError(f"maxsize must be an int >= 1, not {maxsize!r}")
+        check_int("maxsize", maxsize, low=1)
         self._lock = threading.Lock()
         self._entries: TLRUCache[str, _Entry] = TLRUCache(maxsize, _expires_at, timer)
 

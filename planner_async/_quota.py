@@ -39,7 +39,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 
-from ._checks import check_number, check_seconds
+from ._checks import check_int, check_number, check_seconds
 from ._lanes import DEFAULT_INTERACTIVE_RESERVE, Lane, reserve_of
 from ._quota_types import RateHeaders, RateLimitStatus, WindowStatus
 
@@ -72,15 +72,8 @@ def validate_limits(rate_limits: Iterable[tuple[int, float]]) -> tuple[tuple[int
                 f"each rate limit must be a (max_requests, period_seconds) pair, got {item!r}"
             )
         max_requests, period = item
-        if isinstance(max_requests, bool) or not isinstance(max_requests, int):
-            raise TypeError(f"max_requests must be an int, got {max_requests!r}")
-        if isinstance(period, bool) or not isinstance(period, int | float):
-            raise TypeError(f"period_seconds must be a number, got {period!r}")
-        if max_requests <= 0:
-            raise ValueError(f"max_requests must be positive, got {max_requests}")
-        if not (math.isfinite(period) and period > 0):
-            raise ValueError(f"period_seconds must be positive and finite, got {period}")
-        checked.append((max_requests, float(period)))
+        max_requests = check_int("max_requests", max_requests, low=1)
+        checked.append((max_requests, check_seconds("period_seconds", period, positive=True)))
     return tuple(checked)
 
 

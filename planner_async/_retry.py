@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import attrs
 
-from ._checks import check_seconds
+from ._checks import check_int, check_seconds
 from ._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
@@ -80,10 +80,7 @@ class RetryPolicy:
 
     @max_retries.validator
     def _check_retries(self, _: object, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"max_retries must be an int, got {type(value).__name__}")
-        if value < 0:
-            raise ValueError(f"max_retries must be >= 0, got {value}")
+        check_int("max_retries", value, low=0)
 
     def __attrs_post_init__(self) -> None:
         for name in ("wait_initial", "wait_max", "max_retry_after"):

@@ -117,10 +117,13 @@ async def test_a_value_json_cannot_encode_is_skipped_not_raised() -> None:
     assert [None, None, [1]] == [await cache.get(k) for k in ("bad", "nan", "good")]
 
 
-@pytest.mark.parametrize("maxsize", [0, -5, 1.5, True, "10"])
-def test_a_bad_maxsize_is_refused(maxsize: Any) -> None:
-    """``maxsize`` must be an int of at least 1."""
-    with pytest.raises(ValueError, match="maxsize"):
+@pytest.mark.parametrize(
+    ("maxsize", "error"),
+    [(0, ValueError), (-5, ValueError), (1.5, TypeError), (True, TypeError), ("10", TypeError)],
+)
+def test_a_bad_maxsize_is_refused(maxsize: Any, error: type[Exception]) -> None:
+    """``maxsize`` must be an int (TypeError) of at least 1 (ValueError)."""
+    with pytest.raises(error, match="maxsize"):
         MemoryAnswerCache(maxsize=maxsize)
 
 
