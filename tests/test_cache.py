@@ -393,7 +393,7 @@ class FlakyRedis:
         if self.hang:
             await asyncio.sleep(3600)  # parked: the cache's timeout cancels it (redis-py: asyncio)
         if self.down:
-            raise RedisConnectionError("Error 111 connecting to secret-host:6379")
+            raise RedisConnectionError("Error 111 connecting to secret-host:7777")
         return None
 
 
